@@ -1,0 +1,68 @@
+package budget
+
+import "fmt"
+
+// ExceededError is the refusal of a reservation that does not fit in a
+// budget: Spent + Reserved + Requested > Limit. It matches [ErrExceeded] with
+// errors.Is. Its message is stable:
+//
+//	budget exceeded: requested $X with $Y spent and $Z reserved of a $L limit
+type ExceededError struct {
+	Limit     Amount // the cap
+	Spent     Amount // settled spend when the reservation was refused
+	Reserved  Amount // outstanding reservations when it was refused
+	Requested Amount // the amount asked for
+}
+
+// Error implements error.
+func (e *ExceededError) Error() string {
+	b := make([]byte, 0, 128)
+	b = append(b, "budget exceeded: requested "...)
+	b = e.Requested.appendString(b)
+	b = append(b, " with "...)
+	b = e.Spent.appendString(b)
+	b = append(b, " spent and "...)
+	b = e.Reserved.appendString(b)
+	b = append(b, " reserved of a "...)
+	b = e.Limit.appendString(b)
+	b = append(b, " limit"...)
+	return string(b)
+}
+
+// Is reports whether target is [ErrExceeded].
+func (e *ExceededError) Is(target error) bool { return target == ErrExceeded }
+
+// CheckReserve reports whether a reservation of amount fits in s: it returns
+// nil when s.Spent + s.Reserved + amount ≤ s.Limit, an *[ExceededError]
+// carrying s's figures when it does not, and an error matching [ErrInvalid]
+// when amount is negative. It is the admission rule of every [Ledger], exact
+// for all int64 figures (no overflow), for implementations to share.
+func (s State) CheckReserve(amount Amount) error {
+	if amount < 0 {
+		return fmt.Errorf("%w: reservation amount %v is negative", ErrInvalid, amount)
+	}
+	if !s.fits(amount) {
+		return &ExceededError{Limit: s.Limit, Spent: s.Spent, Reserved: s.Reserved, Requested: amount}
+	}
+	return nil
+}
+
+// fits reports whether Spent + Reserved + amount ≤ Limit without overflow,
+// for amount ≥ 0. Negative Spent or Reserved (never produced by a ledger) are
+// treated as zero so that they cannot create room.
+func (s State) fits(amount Amount) bool {
+	room := s.Limit
+	if s.Spent > 0 {
+		if s.Spent > room {
+			return false
+		}
+		room -= s.Spent
+	}
+	if s.Reserved > 0 {
+		if s.Reserved > room {
+			return false
+		}
+		room -= s.Reserved
+	}
+	return amount <= room
+}
