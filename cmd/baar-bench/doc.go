@@ -1,0 +1,61 @@
+// Command baar-bench measures routing quality and cost on labelled data.
+//
+// # Usage
+//
+//	go run ./cmd/baar-bench --data ../shared/data/routellm [--cross] [--json] [--plot curves.svg] [--scores-out scores.jsonl]
+//
+// Data: --data reads RouteLLM's evaluation files (the directory
+// routellm/evals of github.com/lm-sys/RouteLLM: gsm8k_responses.csv, the 57
+// mmlu/mmlu_<subject>.csv, and the *_contaminated_prompts.jsonl lists, whose
+// prompts are dropped). --dataset jsonl:PATH (repeatable) reads the generic
+// format, one JSON object a line:
+//
+//	{"prompt": "...", "cheap_correct": true, "capable_correct": false, "cheap_output_tokens": 120, "capable_output_tokens": 200}
+//
+// with the token fields optional (both or neither).
+//
+// Split: --split test (default) evaluates the fixed test split, the prompts
+// whose FNV-1a 32-bit hash of the UTF-8 text is 0 mod 5; train and all are
+// the rest and everything. Thresholds (prompt length at a 20% share, the
+// router at 10/20/30/50%) are always calibrated on the dataset's train
+// split. --cross trains scoring.Train on each dataset's train split and
+// reports APGR/CPT on every other dataset's test split.
+//
+// Strategies, per dataset: always-cheap, always-capable, random (expected,
+// at a 20% share), prompt length in bytes, the Python Baar-Core 0.2.5
+// keyword heuristic (restated from its description, at its native 0.80),
+// scoring.Default() at its default threshold 0.80, the router (Default) at
+// the train-calibrated shares, and the oracle. Columns: share of capable
+// calls, accuracy, total cost, cost against always-capable, APGR, CPT(50%),
+// CPT(80%) (RouteLLM's metrics, ties counted in expectation, see
+// internal/bench), and the cost saving against always-capable at the
+// cheapest point reaching 95% of the capable model's accuracy.
+//
+// Costs: list prices, by default RouteLLM's pair (Mixtral-8x7B $0.24 and
+// GPT-4 $24.7 per 1M tokens, input and output); --cheap-model and
+// --capable-model price from the embedded table (budget.Lookup). Input
+// tokens are the prompt counted with cl100k_base (--approx-tokens: bytes/4);
+// output tokens are counted from the response texts when the data has them
+// (GSM8K), else assumed (--assume-output-tokens, default 5: MMLU asks for a
+// letter).
+//
+// Output: tables on stdout (--json for a JSON document), a progress bar on
+// stderr (--quiet to hide it), --plot FILE.svg for the cost–quality curves,
+// --scores-out FILE for {"dataset","prompt","score"} lines of
+// scoring.Default(). The whole run takes a few seconds.
+//
+// # Measured
+//
+// scoring.Default() on the test split (go run ./cmd/baar-bench --data
+// ../shared/data/routellm --cross), APGR / CPT(50%) / CPT(80%):
+//
+//	MMLU  (n=2783)  0.680 / 27.8% / 56.4%   prompt length 0.606 / 34.5% / 60.0%
+//	GSM8K (n=241)   0.589 / 38.2% / 74.3%   prompt length 0.551 / 41.9% / 76.8%
+//	cross: trained on GSM8K → MMLU 0.549 / 41.5%; MMLU → GSM8K 0.509 / 45.2%
+//
+// The issue-3 goal (APGR ≥ 0.65 and CPT(50%) ≤ 30% on both) is reached on
+// MMLU, not on GSM8K. The default threshold 0.80 is a percentile of the
+// mixed training traffic (mostly MMLU), so it sends most GSM8K prompts to
+// the capable model; the train-calibrated router rows show the shares a
+// user gets by calibrating on their own traffic.
+package main

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/scoring"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "baar-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	data         string
+	datasets     bench.DatasetFlags
+	split        bench.Split
+	cross        bool
+	cheapModel   string
+	capableModel string
+	assumeOut    int
+	approx       bool
+	jsonOut      bool
+	plot         string
+	scoresOut    string
+	quiet        bool
+}
+
+// Shares at which the router row is calibrated.
+var routerShares = []float64{0.10, 0.20, 0.30, 0.50}
+
+func parse(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("baar-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &config{}
+	var split string
+	fs.StringVar(&c.data, "data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/)")
+	fs.Var(&c.datasets, "dataset", "generic labelled data, jsonl:PATH (repeatable)")
+	fs.StringVar(&split, "split", "test", "split to evaluate: test, train or all")
+	fs.BoolVar(&c.cross, "cross", false, "also train on each dataset's train split and evaluate on the others' test split")
+	fs.StringVar(&c.cheapModel, "cheap-model", "", "price the cheap model from the embedded price table (default: RouteLLM's Mixtral-8x7B at $0.24/M)")
+	fs.StringVar(&c.capableModel, "capable-model", "", "price the capable model from the embedded price table (default: RouteLLM's GPT-4 at $24.7/M)")
+	fs.IntVar(&c.assumeOut, "assume-output-tokens", 5, "output tokens assumed per answer when the data has no response texts (MMLU: a letter and a few tokens)")
+	fs.BoolVar(&c.approx, "approx-tokens", false, "count tokens as bytes/4 instead of with cl100k_base")
+	fs.BoolVar(&c.jsonOut, "json", false, "print JSON instead of tables")
+	fs.StringVar(&c.plot, "plot", "", "write the cost–quality curves to this SVG file")
+	fs.StringVar(&c.scoresOut, "scores-out", "", `write {"dataset","prompt","score"} JSON lines of scoring.Default() to this file`)
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if c.split, err = bench.ParseSplit(split); err != nil {
+		return nil, err
+	}
+	if c.data == "" && len(c.datasets) == 0 {
+		return nil, errors.New("no data: give --data DIR (RouteLLM's routellm/evals) and/or --dataset jsonl:PATH")
+	}
+	if c.assumeOut < 0 {
+		return nil, errors.New("--assume-output-tokens must be ≥ 0")
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	prices, err := pricePair(c.cheapModel, c.capableModel)
+	if err != nil {
+		return err
+	}
+	sets, err := loadData(c)
+	if err != nil {
+		return err
+	}
+	count := bench.TokenCounter(bench.ApproxTokens)
+	tokenizer := "≈ bytes/4"
+	if !c.approx {
+		if count, err = bench.CL100K(); err != nil {
+			return err
+		}
+		tokenizer = "cl100k_base"
+	}
+	prog := newProgress(stderr, c.quiet)
+	res := &results{Prices: prices, Tokenizer: tokenizer}
+	var scoreLines []scoreLine
+	for _, d := range sets {
+		t, lines, err := evaluate(ctx, c, d, prices, count, prog)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.Name, err)
+		}
+		res.Tables = append(res.Tables, t)
+		scoreLines = append(scoreLines, lines...)
+	}
+	if c.cross {
+		if len(sets) < 2 {
+			return errors.New("--cross needs at least two datasets")
+		}
+		if res.Cross, err = crossEval(ctx, sets, prog); err != nil {
+			return err
+		}
+	}
+	prog.done()
+	res.Seconds = time.Since(start).Seconds()
+	if c.scoresOut != "" {
+		if err := writeScores(c.scoresOut, scoreLines); err != nil {
+			return err
+		}
+	}
+	if c.plot != "" {
+		if err := writePlot(c.plot, res.Tables); err != nil {
+			return err
+		}
+	}
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printResults(stdout, res)
+	return nil
+}
+
+// results is everything baar-bench reports (the --json document).
+type results struct {
+	Prices    bench.Prices   `json:"prices"`
+	Tokenizer string         `json:"tokenizer"`
+	Tables    []*bench.Table `json:"tables"`
+	Cross     []crossResult  `json:"cross,omitempty"`
+	Seconds   float64        `json:"seconds"`
+}
+
+func loadData(c *config) ([]bench.Dataset, error) {
+	var sets []bench.Dataset
+	if c.data != "" {
+		var count bench.TokenCounter
+		if !c.approx {
+			var err error
+			if count, err = bench.CL100K(); err != nil {
+				return nil, err
+			}
+		}
+		s, err := bench.LoadRouteLLM(c.data, count)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s...)
+	}
+	for _, d := range c.datasets {
+		path, ok := strings.CutPrefix(d, "jsonl:")
+		if !ok {
+			return nil, fmt.Errorf("--dataset %q: want jsonl:PATH", d)
+		}
+		s, err := bench.LoadJSONL(path)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
+	}
+	return sets, nil
+}
+
+type scoreLine struct {
+	Dataset string  `json:"dataset"`
+	Prompt  string  `json:"prompt"`
+	Score   float64 `json:"score"`
+}
+
+// scoreAll scores prompts with s.
+func scoreAll(ctx context.Context, s scoring.Scorer, items []bench.Item, prog *progress, label string) ([]float64, error) {
+	out := make([]float64, len(items))
+	for i, it := range items {
+		v, err := s.Score(ctx, request(it.Prompt))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+		prog.set(label, i+1, len(items))
+	}
+	return out, nil
+}
+
+func request(prompt string) scoring.Request {
+	return scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: prompt}}}
+}
+
+func mapScores(items []bench.Item, f func(string) float64) []float64 {
+	out := make([]float64, len(items))
+	for i, it := range items {
+		out[i] = f(it.Prompt)
+	}
+	return out
+}
+
+// evaluate builds the table of one dataset: thresholds are calibrated on
+// its train split, figures computed on c.split.
+func evaluate(ctx context.Context, c *config, d bench.Dataset, prices bench.Prices, count bench.TokenCounter, prog *progress) (*bench.Table, []scoreLine, error) {
+	train := d.Select(bench.SplitTrain)
+	eval := d.Select(c.split)
+	if len(eval.Items) == 0 {
+		return nil, nil, fmt.Errorf("no items in the %s split", c.split)
+	}
+	texts := make([]string, len(eval.Items))
+	for i, it := range eval.Items {
+		texts[i] = it.Prompt
+	}
+	prog.set(d.Name+": tokens", 0, 1)
+	tokens := bench.CountAll(texts, count, runtime.GOMAXPROCS(0))
+	outcomes, err := bench.Outcomes(eval, tokens, prices, c.assumeOut)
+	if err != nil {
+		return nil, nil, err
+	}
+	def := scoring.Default()
+	evalScores, err := scoreAll(ctx, def, eval.Items, prog, d.Name+": scoring")
+	if err != nil {
+		return nil, nil, err
+	}
+	strategies := []bench.Strategy{
+		{Name: "always-cheap", Share: 0},
+		{Name: "always-capable", Share: 1},
+		{Name: "random (expected, 20%)", Share: 0.2},
+	}
+	if len(train.Items) == 0 {
+		return nil, nil, errors.New("no train split to calibrate on")
+	}
+	lengthTrain := mapScores(train.Items, bench.LengthScore)
+	lt, err := scoring.ThresholdForShare(lengthTrain, 0.2)
+	if err != nil {
+		return nil, nil, err
+	}
+	strategies = append(strategies,
+		bench.Strategy{Name: "prompt length (20% on train)", Scores: mapScores(eval.Items, bench.LengthScore), Threshold: lt},
+		bench.Strategy{Name: "Baar-Core 0.2.5 keywords (0.80)", Scores: mapScores(eval.Items, bench.KeywordScore), Threshold: bench.KeywordThreshold},
+		bench.Strategy{Name: "scoring.Default() (0.80)", Scores: evalScores, Threshold: scoring.DefaultThreshold},
+	)
+	trainScores, err := scoreAll(ctx, def, train.Items, prog, d.Name+": calibrating")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, share := range routerShares {
+		t, err := scoring.ThresholdForShare(trainScores, share)
+		if err != nil {
+			return nil, nil, err
+		}
+		strategies = append(strategies, bench.Strategy{
+			Name: fmt.Sprintf("router @ %d%% (train-calibrated)", int(share*100+0.5)), Scores: evalScores, Threshold: t, NoCurve: true,
+		})
+	}
+	strategies = append(strategies, bench.Strategy{Name: "oracle", Scores: bench.Oracle(outcomes), Threshold: 1})
+	t, err := bench.Evaluate(d.Name, c.split, outcomes, strategies)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.OutputTokensKnown {
+		t.OutputTokens = "counted from the response texts"
+	} else {
+		t.OutputTokens = fmt.Sprintf("assumed %d per answer", c.assumeOut)
+	}
+	var lines []scoreLine
+	if c.scoresOut != "" {
+		for i, it := range eval.Items {
+			lines = append(lines, scoreLine{Dataset: d.Name, Prompt: it.Prompt, Score: evalScores[i]})
+		}
+	}
+	return t, lines, nil
+}
+
+func writeScores(path string, lines []scoreLine) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, l := range lines {
+		if err := enc.Encode(l); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}

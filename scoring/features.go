@@ -1,0 +1,492 @@
+package scoring
+
+import (
+	"math"
+	"math/bits"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The vocabulary model hashes each lower-cased word into one of vocabSize
+// buckets (FNV-1a, folded).
+const (
+	vocabBits = 16
+	vocabSize = 1 << vocabBits
+	vocabMask = vocabSize - 1
+)
+
+// Feature indices. Every feature is bounded: lengths and counts enter through
+// log1p of capped or de-duplicated counts, shares are in [0,1], so padding a
+// prompt with filler or repeating words cannot push a feature without limit.
+const (
+	fLogWords        = iota // log1p(distinct words) of the last user message
+	fAvgWordLen             // mean letters per word, capped at 12
+	fLongWordFrac           // share of distinct words with ≥ 9 letters
+	fCapFrac                // share of words that start with a capital
+	fLogNumbers             // log1p(numbers), capped
+	fLogDistinctNums        // log1p(distinct numbers)
+	fNumDensity             // numbers per word, capped at 1
+	fLogOps                 // log1p(arithmetic operators), capped
+	fLogMoney               // log1p($ and % signs), capped
+	fLogMath                // log1p(math notation: ^ \ √ ∑ Greek …), capped
+	fLogCode                // log1p(code punctuation and indented lines), capped
+	fCodeFence              // 1 if the message has a ``` fence
+	fLogLines               // log1p(non-empty lines), capped
+	fLogSentences           // log1p(sentences), capped
+	fLogQuestions           // log1p(question marks), capped
+	fChoices                // 1 if the message lists ≥ 2 lettered choices
+	fCueSteps               // distinct multi-step / quantity cue words, log1p
+	fCueExplain             // distinct explain / analyse / prove cue words, log1p
+	fCueConstraint          // distinct constraint cue words, log1p
+	fCueNegation            // distinct negation cue words, log1p
+	fStartsFactual          // first word is what/who/when/where/which/define/name/list
+	fStartsReason           // first word is how/why/explain/prove/derive/compare/…
+	fDomain                 // mean learned vocabulary weight over distinct words
+	fDomainCover            // share of distinct words the vocabulary knows
+	fDomainGap              // gap rate expected under the inferred domain (domain.go)
+	fLogHistory             // log1p(bytes of the earlier messages / 4), capped
+	fLogTurns               // log1p(earlier user and assistant turns)
+	fLogSystem              // log1p(bytes of system messages / 4), capped
+	fLogTools               // log1p(tools offered)
+	fLogToolCalls           // log1p(tool calls and results so far)
+	fLogAttachments         // log1p(attachments)
+	numFeatures
+)
+
+// featureNames names the features in weights files, in index order.
+var featureNames = [numFeatures]string{
+	"log_words", "avg_word_len", "long_word_frac", "cap_frac", "log_numbers",
+	"log_distinct_numbers", "number_density", "log_operators", "log_money",
+	"log_math", "log_code", "code_fence", "log_lines", "log_sentences",
+	"log_questions", "choices", "cue_steps", "cue_explain", "cue_constraint",
+	"cue_negation", "starts_factual", "starts_reason", "domain", "domain_cover", "domain_gap",
+	"log_history", "log_turns", "log_system", "log_tools", "log_tool_calls",
+	"log_attachments",
+}
+
+// Word classes (bit set per vocabulary bucket).
+const (
+	cSteps uint8 = 1 << iota
+	cExplain
+	cConstraint
+	cNegation
+	cFactualStart
+	cReasonStart
+	// cStop marks function words and pleasantries: they do not count
+	// toward the length feature, so padding with chit-chat adds little.
+	cStop
+	// cScorer marks vocabulary that addresses a router or scorer ("route",
+	// "gpt", "ignore", "complexity", …). Such words are ignored by every
+	// feature, so instructions aimed at the scorer add nothing to the score.
+	cScorer
+)
+
+var classWords = []struct {
+	class uint8
+	words []string
+}{
+	{cStop, []string{"a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at",
+		"for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its",
+		"this", "that", "these", "those", "i", "me", "my", "you", "your", "we", "our", "he",
+		"she", "they", "them", "his", "her", "their", "do", "does", "did", "have", "has", "had",
+		"will", "would", "can", "could", "may", "might", "just", "really", "very", "also",
+		"too", "much", "please", "thanks", "thank", "kindly", "appreciate", "hope", "lovely",
+		"nice", "great", "good", "day", "help", "hello", "hi", "hey", "sorry", "okay", "ok",
+		"sure", "well", "oh", "um", "lol", "note", "fyi", "btw", "regards", "cheers"}},
+	{cSteps, []string{"then", "after", "before", "each", "every", "per", "total", "remaining",
+		"left", "twice", "half", "times", "more", "less", "than", "if", "how", "many", "much",
+		"average", "rate", "percent", "ratio", "difference", "sum", "altogether", "combined",
+		"respectively", "initially", "first", "second", "third", "finally", "next", "until",
+		"while", "during", "week", "weeks", "hours", "minutes", "cost", "costs", "profit"}},
+	{cExplain, []string{"why", "explain", "prove", "proof", "derive", "analyze", "analyse",
+		"compare", "evaluate", "justify", "design", "implement", "optimize", "optimise",
+		"reason", "reasoning", "infer", "implies", "implication", "consequence", "therefore",
+		"assume", "suppose", "hypothesis", "argument", "critique", "tradeoffs"}},
+	{cConstraint, []string{"must", "exactly", "least", "most", "without", "only", "should",
+		"ensure", "format", "json", "limit", "constraint", "constraints", "require",
+		"requires", "required", "maximum", "minimum", "within", "strictly"}},
+	{cNegation, []string{"not", "no", "never", "except", "cannot", "false", "neither", "nor",
+		"none", "incorrect", "least", "unlikely", "invalid"}},
+	{cFactualStart, []string{"what", "who", "when", "where", "which", "define", "name", "list", "translate"}},
+	{cReasonStart, []string{"how", "why", "explain", "prove", "derive", "compare", "show",
+		"suppose", "assume", "let", "given", "if", "consider", "find", "calculate", "compute",
+		"solve", "determine", "write", "implement", "design"}},
+	{cScorer, []string{"ignore", "disregard", "route", "routing", "router", "routed",
+		"score", "scorer", "scoring", "classify", "classifier", "complex", "complexity",
+		"complicated", "difficult", "difficulty", "hardest", "maximally", "capable",
+		"powerful", "premium", "expensive", "advanced", "gpt", "claude", "opus", "sonnet",
+		"gemini", "llm", "instruction", "instructions", "prompt", "previous", "override",
+		"priority", "tier", "escalate", "architecture", "sophisticated", "intricate",
+		"nuanced", "deeply", "thorough", "thoroughly", "comprehensive", "expert", "step",
+		"steps"}},
+}
+
+// wordClass maps a vocabulary bucket to its class bits. Built once at init.
+var wordClass [vocabSize]uint8
+
+func init() {
+	for _, cw := range classWords {
+		for _, w := range cw.words {
+			wordClass[bucketOf(w)] |= cw.class
+		}
+	}
+	// A scorer-directed word is only that: drop its other classes ("rate",
+	// "maximum", "step" would otherwise count as cues).
+	for i, c := range wordClass {
+		if c&cScorer != 0 {
+			wordClass[i] = cScorer
+		}
+	}
+}
+
+const (
+	fnvOffset = 2166136261
+	fnvPrime  = 16777619
+)
+
+// Words hash by a rotate-xor chain over their lower-cased bytes (short
+// dependency chain: the scan is the scorer's hot loop), mixed at the end by
+// a Fibonacci multiply whose top vocabBits bits are the bucket.
+func mixByte(h uint32, c byte) uint32 { return bits.RotateLeft32(h, 5) ^ uint32(c) }
+
+func fold(h uint32) uint32 { return (h * 0x9e3779b1) >> (32 - vocabBits) }
+
+// lowerTab maps an ASCII letter to its lower case, other ASCII bytes to 0
+// and bytes ≥ 0x80 (multi-byte runes) to 1.
+var lowerTab = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byte(c)
+		t[c-'a'+'A'] = byte(c)
+	}
+	for c := 0x80; c < 256; c++ {
+		t[c] = 1
+	}
+	return t
+}()
+
+// bucketOf returns the vocabulary bucket of an already lower-cased word.
+func bucketOf(w string) uint32 {
+	h := uint32(0)
+	for i := 0; i < len(w); i++ {
+		h = mixByte(h, w[i])
+	}
+	return fold(h)
+}
+
+// textStats accumulates the statistics of one text in a single pass.
+type textStats struct {
+	words, distinct, content, letters, longWords int
+	capWords                                     int
+	started                                      bool
+	numbers, distinctNums                        int
+	ops, money, math, code, lines, sentences     int
+	questions, choices, fence                    int
+	cue                                          [4]int // steps, explain, constraint, negation
+	firstClass                                   uint8
+	domainSum                                    float64
+	domainKnown                                  int
+	dom                                          *domainModel
+	domBk                                        [domainMaxWords]uint32
+	domN                                         int
+	seen                                         [vocabSize / 64]uint64
+	numSeen                                      [4]uint64
+	// buckets, when non-nil, receives each distinct non-scorer bucket (training).
+	buckets *[]uint32
+}
+
+// scan reads s once. vocab may be nil (no vocabulary model).
+func (st *textStats) scan(s string, vocab []float32) {
+	lineStart := true
+	lineHasText := false
+	var prev byte = '\n'
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			if lineStart && i+1 < len(s) && (s[i+1] == '.' || s[i+1] == ')') && (i+2 >= len(s) || s[i+2] == ' ') && (c|0x20) >= 'a' && (c|0x20) <= 'e' {
+				st.choices++
+			}
+			lineStart, lineHasText = false, true
+			h := uint32(0)
+			n := 0
+			capital := c <= 'Z'
+			for i < len(s) {
+				l := lowerTab[s[i]]
+				if l > 1 {
+					h = mixByte(h, l)
+					i++
+					n++
+					continue
+				}
+				if l == 0 {
+					break
+				}
+				r, sz := utf8.DecodeRuneInString(s[i:])
+				if !unicode.IsLetter(r) {
+					break
+				}
+				for k := 0; k < sz; k++ {
+					h = mixByte(h, s[i+k])
+				}
+				i += sz
+				n++
+			}
+			st.word(fold(h), n, capital, vocab)
+			prev = 'a'
+			continue
+		case c >= '0' && c <= '9':
+			lineStart, lineHasText = false, true
+			h := uint32(fnvOffset)
+			for i < len(s) {
+				c = s[i]
+				if c >= '0' && c <= '9' || (c == '.' || c == ',') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+					h ^= uint32(c)
+					h *= fnvPrime
+					i++
+					continue
+				}
+				break
+			}
+			st.numbers++
+			b := h & 255
+			if st.numSeen[b>>6]&(1<<(b&63)) == 0 {
+				st.numSeen[b>>6] |= 1 << (b & 63)
+				st.distinctNums++
+			}
+			prev = '0'
+			continue
+		case c == '\n':
+			if lineHasText {
+				st.lines++
+			}
+			lineStart, lineHasText = true, false
+		case c == ' ' || c == '\t' || c == '\r':
+			if lineStart && (c == '\t' || i+1 < len(s) && s[i+1] == ' ') && i+2 < len(s) && s[i+2] != ' ' && s[i+2] != '\n' {
+				// An indented line (tab or ≥ 2 spaces) reads as code or a list.
+				st.code++
+				lineStart = false
+			}
+		case c >= utf8.RuneSelf:
+			r, sz := utf8.DecodeRuneInString(s[i:])
+			lineStart, lineHasText = false, true
+			if unicode.IsLetter(r) {
+				if unicode.Is(unicode.Greek, r) {
+					st.math++
+				}
+				// A word in another script: hash it like an ASCII word.
+				h := uint32(0)
+				n := 0
+				for i < len(s) {
+					r, sz = utf8.DecodeRuneInString(s[i:])
+					if !unicode.IsLetter(r) {
+						break
+					}
+					for k := 0; k < sz; k++ {
+						h = mixByte(h, s[i+k])
+					}
+					i += sz
+					n++
+				}
+				st.word(fold(h), n, unicode.IsUpper(r), vocab)
+				prev = 'a'
+				continue
+			}
+			if r >= 0x2200 && r <= 0x22FF || r == '×' || r == '÷' || r == '±' || r == '√' {
+				st.math++
+			}
+			i += sz
+			prev = 'x'
+			continue
+		default:
+			lineStart, lineHasText = false, true
+			switch c {
+			case '+', '*', '=', '<', '>':
+				st.ops++
+			case '/':
+				if prev == '0' || prev == ' ' {
+					st.ops++
+				}
+			case '-':
+				if prev == '0' || prev == ' ' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] >= '0' && s[i+1] <= '9') {
+					st.ops++
+				}
+			case '$', '%':
+				st.money++
+			case '^', '\\':
+				st.math++
+			case '{', '}', ';':
+				st.code++
+			case '`':
+				st.code++
+				if i+2 < len(s) && s[i+1] == '`' && s[i+2] == '`' {
+					st.fence = 1
+				}
+			case '?':
+				st.questions++
+				st.sentences++
+			case '.', '!':
+				if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
+					st.sentences++
+				}
+			}
+		}
+		prev = c
+		i++
+	}
+	if lineHasText {
+		st.lines++
+	}
+}
+
+func (st *textStats) word(b uint32, n int, capital bool, vocab []float32) {
+	cls := wordClass[b]
+	if !st.started {
+		st.started = true
+		st.firstClass = cls
+	}
+	if cls&cScorer != 0 {
+		return
+	}
+	st.words++
+	if capital {
+		st.capWords++
+	}
+	if n > 12 {
+		n = 12
+	}
+	st.letters += n
+	if st.seen[b>>6]&(1<<(b&63)) != 0 {
+		return
+	}
+	st.seen[b>>6] |= 1 << (b & 63)
+	st.distinct++
+	if cls&cStop == 0 {
+		st.content++
+	}
+	if n >= 9 {
+		st.longWords++
+	}
+	if cls != 0 {
+		for k := 0; k < 4; k++ {
+			if cls&(1<<k) != 0 {
+				st.cue[k]++
+			}
+		}
+	}
+	if st.dom != nil && cls&cStop == 0 && st.domN < domainMaxWords && st.dom.known(b) {
+		st.domBk[st.domN] = b
+		st.domN++
+	}
+	if vocab != nil {
+		if v := vocab[b]; v != 0 {
+			st.domainSum += float64(v)
+			st.domainKnown++
+		}
+	}
+	if st.buckets != nil {
+		*st.buckets = append(*st.buckets, b)
+	}
+}
+
+func logCap(n, limit int) float64 {
+	if n > limit {
+		n = limit
+	}
+	return math.Log1p(float64(n))
+}
+
+// focusIndex is the message the features describe: the last user message,
+// else the last message.
+func focusIndex(msgs []Message) int {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == RoleHuman || msgs[i].Role == RoleGeneric {
+			return i
+		}
+	}
+	return len(msgs) - 1
+}
+
+// extract computes the features of req into f using vocab and dom (either
+// may be nil). If buckets is non-nil it receives the distinct vocabulary
+// buckets of the focus message.
+func extract(req *Request, vocab []float32, dom *domainModel, f *[numFeatures]float64, buckets *[]uint32) {
+	var st textStats
+	st.buckets = buckets
+	st.dom = dom
+	fi := focusIndex(req.Messages)
+	history, system, turns := 0, 0, 0
+	for i, m := range req.Messages {
+		switch {
+		case i == fi:
+			st.scan(m.Text, vocab)
+		case m.Role == RoleSystem:
+			system += len(m.Text)
+		default:
+			history += len(m.Text)
+			if m.Role == RoleHuman || m.Role == RoleAI || m.Role == RoleGeneric {
+				turns++
+			}
+		}
+	}
+	*f = [numFeatures]float64{}
+	f[fLogWords] = logCap(st.content, 2000)
+	if st.words > 0 {
+		w := float64(st.words)
+		f[fAvgWordLen] = float64(st.letters) / w
+		f[fCapFrac] = float64(st.capWords) / w
+		f[fNumDensity] = math.Min(1, float64(st.numbers)/w)
+	} else if st.numbers > 0 {
+		f[fNumDensity] = 1
+	}
+	if st.distinct > 0 {
+		d := float64(st.distinct)
+		f[fLongWordFrac] = float64(st.longWords) / d
+		f[fDomain] = st.domainSum / d
+		f[fDomainCover] = float64(st.domainKnown) / d
+	}
+	if dom != nil {
+		f[fDomainGap] = dom.expectedGap(st.domBk[:st.domN])
+	}
+	// Repetition does not count: every count is scaled by the share of
+	// distinct words, so a message repeated 50 times, or padded with the
+	// same filler, has about the counts of the original.
+	r := 1.0
+	if st.words > 0 {
+		r = float64(st.distinct) / float64(st.words)
+	}
+	eff := func(n, limit int) float64 {
+		x := float64(n)
+		if x > 1 {
+			x = 1 + (x-1)*r
+		}
+		return math.Log1p(math.Min(x, float64(limit)))
+	}
+	f[fLogNumbers] = eff(st.numbers, 200)
+	f[fLogDistinctNums] = logCap(st.distinctNums, 200)
+	f[fLogOps] = eff(st.ops, 200)
+	f[fLogMoney] = eff(st.money, 50)
+	f[fLogMath] = eff(st.math, 100)
+	f[fLogCode] = eff(st.code, 200)
+	f[fCodeFence] = float64(st.fence)
+	f[fLogLines] = eff(st.lines, 200)
+	f[fLogSentences] = eff(st.sentences, 100)
+	f[fLogQuestions] = eff(st.questions, 20)
+	if st.choices >= 2 {
+		f[fChoices] = 1
+	}
+	for k := 0; k < 4; k++ {
+		f[fCueSteps+k] = logCap(st.cue[k], 10)
+	}
+	if st.firstClass&cFactualStart != 0 {
+		f[fStartsFactual] = 1
+	}
+	if st.firstClass&cReasonStart != 0 {
+		f[fStartsReason] = 1
+	}
+	f[fLogHistory] = logCap(history/4, 100000)
+	f[fLogTurns] = logCap(turns, 100)
+	f[fLogSystem] = logCap(system/4, 100000)
+	f[fLogTools] = logCap(len(req.Tools), 100)
+	f[fLogToolCalls] = logCap(max(req.ToolCalls, 0), 100)
+	f[fLogAttachments] = logCap(max(req.Attachments, 0), 100)
+}

@@ -1,0 +1,513 @@
+package scoring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sort"
+)
+
+// Example is one labelled request for Train: whether the cheap and the
+// capable model answered it correctly.
+type Example struct {
+	Request        Request
+	CheapCorrect   bool
+	CapableCorrect bool
+	// Weight scales the example in the regression; 0 means 1.
+	Weight float64
+	// Group optionally names the example's domain (a topic, a task type,
+	// a source dataset). Groups train the domain classifier: a naive Bayes
+	// model over the words of each group's prompts whose output, the gap
+	// rate expected under the predicted group, is the domain_gap feature.
+	// It learns to infer the domain of a request from its wording; scoring
+	// never sees groups. Examples without a group do not train it.
+	Group string
+}
+
+// Labels Train can fit.
+const (
+	// LabelGap: the capable model is right and the cheap one wrong (the
+	// prompts where routing to the capable model pays).
+	LabelGap = "gap"
+	// LabelCheapWrong: the cheap model is wrong.
+	LabelCheapWrong = "cheap-wrong"
+)
+
+// TrainOptions tunes Train. Zero fields take the defaults.
+type TrainOptions struct {
+	// Label is LabelGap (default) or LabelCheapWrong.
+	Label string
+	// Folds is the number of folds for the out-of-fold vocabulary feature
+	// (default 5): the regression sees each example's vocabulary feature
+	// computed from the other folds only, as it will on new traffic.
+	Folds int
+	// Smoothing is the pseudo-count pulling a word's gain toward the mean
+	// (default 30).
+	Smoothing float64
+	// MinCount is the number of training prompts a word must appear in to
+	// enter the vocabulary (default 5).
+	MinCount int
+	// L2 is the ridge penalty on the standardized weights (default 10).
+	L2 float64
+	// CDFPoints is the number of points of the percentile table (default 201).
+	CDFPoints int
+	// DomainSmoothing is the naive Bayes pseudo-count of the domain
+	// classifier (default 0.01).
+	DomainSmoothing float64
+	// Trees is the number of boosted regression trees fitted on top of the
+	// logistic regression (default 20; negative: none). They let the
+	// features interact (a cue can matter for one kind of question and not
+	// another).
+	Trees int
+	// TreeDepth is the depth of each tree (default 2).
+	TreeDepth int
+	// TreeRate is the boosting shrinkage (default 0.1).
+	TreeRate float64
+	// Fixed gives the weights (per raw feature unit, on the logit scale) of
+	// features that are constant in the training data, so the data cannot
+	// set them: conversation depth, tools, attachments. Nil means
+	// DefaultFixedWeights; features absent from both get weight 0.
+	Fixed map[string]float64
+}
+
+// DefaultFixedWeights are the priors Train gives the conversation features
+// when the training data has no conversations, tools or attachments (as
+// RouteLLM's data has none): stated assumptions, not fitted values. One
+// more tool offered (log scale) weighs about as much as a few extra lines.
+var DefaultFixedWeights = map[string]float64{
+	"log_history":     0.05,
+	"log_turns":       0.10,
+	"log_system":      0.05,
+	"log_tools":       0.30,
+	"log_tool_calls":  0.20,
+	"log_attachments": 0.30,
+}
+
+func (o *TrainOptions) defaults() error {
+	if o.Label == "" {
+		o.Label = LabelGap
+	}
+	if o.Label != LabelGap && o.Label != LabelCheapWrong {
+		return fmt.Errorf("scoring: unknown label %q", o.Label)
+	}
+	if o.Folds == 0 {
+		o.Folds = 5
+	}
+	if o.Smoothing == 0 {
+		o.Smoothing = 30
+	}
+	if o.MinCount == 0 {
+		o.MinCount = 5
+	}
+	if o.L2 == 0 {
+		o.L2 = 10
+	}
+	if o.CDFPoints == 0 {
+		o.CDFPoints = 201
+	}
+	if o.Fixed == nil {
+		o.Fixed = DefaultFixedWeights
+	}
+	if o.DomainSmoothing == 0 {
+		o.DomainSmoothing = 0.01
+	}
+	if o.Trees == 0 {
+		o.Trees = 20
+	}
+	if o.TreeDepth == 0 {
+		o.TreeDepth = 2
+	}
+	if o.TreeRate == 0 {
+		o.TreeRate = 0.1
+	}
+	switch {
+	case o.Folds < 2:
+		return errors.New("scoring: Folds must be ≥ 2")
+	case o.Smoothing < 0 || !finite(o.Smoothing):
+		return errors.New("scoring: Smoothing must be ≥ 0")
+	case o.MinCount < 1:
+		return errors.New("scoring: MinCount must be ≥ 1")
+	case o.L2 < 0 || !finite(o.L2):
+		return errors.New("scoring: L2 must be ≥ 0")
+	case o.CDFPoints < 2:
+		return errors.New("scoring: CDFPoints must be ≥ 2")
+	case !(o.DomainSmoothing > 0) || !finite(o.DomainSmoothing):
+		return errors.New("scoring: DomainSmoothing must be > 0")
+	case o.TreeDepth < 1 || o.TreeDepth > 8:
+		return errors.New("scoring: TreeDepth must be in 1..8")
+	case !(o.TreeRate > 0) || o.TreeRate > 1:
+		return errors.New("scoring: TreeRate must be in (0,1]")
+	}
+	for name, w := range o.Fixed {
+		if featureIndex(name) < 0 {
+			return fmt.Errorf("scoring: Fixed: unknown feature %q", name)
+		}
+		if !finite(w) {
+			return fmt.Errorf("scoring: Fixed: weight of %q is not finite", name)
+		}
+	}
+	return nil
+}
+
+func featureIndex(name string) int {
+	for i, n := range featureNames {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Train fits a Model on labelled examples. It is deterministic: the same
+// examples in the same order with the same options give the same model
+// (and the same MarshalJSON bytes). ctx is checked between stages.
+func Train(ctx context.Context, examples []Example, opts TrainOptions) (*Model, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	n := len(examples)
+	if n < opts.Folds*2 {
+		return nil, fmt.Errorf("scoring: %d examples, need at least %d", n, opts.Folds*2)
+	}
+	feats := make([][numFeatures]float64, n)
+	buckets := make([][]uint32, n)
+	gain := make([]float64, n)
+	label := make([]float64, n)
+	weight := make([]float64, n)
+	fold := make([]int, n)
+	for i := range examples {
+		ex := &examples[i]
+		if ex.Weight < 0 || !finite(ex.Weight) {
+			return nil, fmt.Errorf("scoring: example %d: bad weight %v", i, ex.Weight)
+		}
+		weight[i] = ex.Weight
+		if weight[i] == 0 {
+			weight[i] = 1
+		}
+		var bk []uint32
+		extract(&ex.Request, nil, nil, &feats[i], &bk)
+		buckets[i] = bk
+		gain[i] = b2f(ex.CapableCorrect) - b2f(ex.CheapCorrect)
+		switch opts.Label {
+		case LabelGap:
+			label[i] = b2f(ex.CapableCorrect && !ex.CheapCorrect)
+		case LabelCheapWrong:
+			label[i] = b2f(!ex.CheapCorrect)
+		}
+		h := fnv.New32a()
+		for _, m := range ex.Request.Messages {
+			_, _ = h.Write([]byte(m.Text))
+		}
+		fold[i] = int(h.Sum32() % uint32(opts.Folds))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Vocabulary: each word's smoothed mean gain (capable correct minus
+	// cheap correct) over the prompts that contain it. Fold k's features
+	// use a table built without fold k.
+	table := func(exclude int) []float32 {
+		var sum, cnt float64
+		for i := range examples {
+			if fold[i] == exclude {
+				continue
+			}
+			sum += gain[i]
+			cnt++
+		}
+		mu := sum / max(cnt, 1)
+		bn := make([]float64, vocabSize)
+		bs := make([]float64, vocabSize)
+		for i, bk := range buckets {
+			if fold[i] == exclude {
+				continue
+			}
+			for _, b := range bk {
+				bn[b]++
+				bs[b] += gain[i]
+			}
+		}
+		v := make([]float32, vocabSize)
+		for b := range v {
+			if bn[b] < float64(opts.MinCount) {
+				continue
+			}
+			v[b] = float32(round6((bs[b]+opts.Smoothing*mu)/(bn[b]+opts.Smoothing) - mu))
+		}
+		return v
+	}
+	for k := 0; k < opts.Folds; k++ {
+		tab := table(k)
+		for i := range examples {
+			if fold[i] == k {
+				setDomain(&feats[i], buckets[i], tab)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Domain classifier over the groups, out-of-fold like the vocabulary.
+	names := make([]string, n)
+	for i := range examples {
+		names[i] = examples[i].Group
+	}
+	classes := sortedNames(names)
+	var dom *domainModel
+	if len(classes) >= 2 {
+		if len(classes) > domainMaxClasses {
+			return nil, fmt.Errorf("scoring: %d groups, at most %d", len(classes), domainMaxClasses)
+		}
+		id := make(map[string]int, len(classes))
+		for c, name := range classes {
+			id[name] = c
+		}
+		class := make([]int, n)
+		gapLabel := make([]float64, n)
+		for i := range examples {
+			class[i] = -1
+			if g := examples[i].Group; g != "" {
+				class[i] = id[g]
+			}
+			gapLabel[i] = b2f(examples[i].CapableCorrect && !examples[i].CheapCorrect)
+		}
+		var words [domainMaxWords]uint32
+		for k := 0; k < opts.Folds; k++ {
+			d := buildDomain(classes, class, gapLabel, buckets, func(i int) bool { return fold[i] != k }, opts.DomainSmoothing)
+			if d == nil {
+				continue
+			}
+			for i := range examples {
+				if fold[i] == k {
+					feats[i][fDomainGap] = d.expectedGap(d.domainWords(buckets[i], words[:0]))
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		dom = buildDomain(classes, class, gapLabel, buckets, func(int) bool { return true }, opts.DomainSmoothing)
+	}
+
+	m := &Model{vocab: table(-1), dom: dom, info: trainInfo{
+		Examples: n, Target: opts.Label, Folds: opts.Folds,
+		Smoothing: opts.Smoothing, MinCount: opts.MinCount, L2: opts.L2,
+		Trees: max(opts.Trees, 0), TreeDepth: opts.TreeDepth, TreeRate: opts.TreeRate,
+	}}
+	bias, w, err := fitLogistic(feats, label, weight, opts.L2)
+	if err != nil {
+		return nil, err
+	}
+	m.bias = round6(bias)
+	for j := range w {
+		m.w[j] = round6(w[j])
+	}
+	for name, fw := range opts.Fixed {
+		j := featureIndex(name)
+		if w[j] == 0 { // constant in the data: the prior applies
+			m.w[j] = round6(fw)
+		}
+	}
+
+	// Boosted trees on top of the linear model, from its out-of-fold
+	// outputs.
+	if opts.Trees > 0 {
+		base := make([]float64, n)
+		for i := range feats {
+			base[i] = m.linear(&feats[i])
+		}
+		m.trees = fitTrees(feats, label, weight, base, opts.Trees, opts.TreeDepth, opts.TreeRate, 1, 20)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	// Percentile table from the out-of-fold raw scores: the distribution
+	// the model will see on new traffic like the training traffic.
+	raw := make([]float64, n)
+	for i := range feats {
+		raw[i] = m.rawFeatures(&feats[i])
+	}
+	sort.Float64s(raw)
+	K := opts.CDFPoints - 1
+	for k := 0; k <= K; k++ {
+		x := round6(raw[int(math.Round(float64(k)/float64(K)*float64(n-1)))])
+		p := round6(float64(k) / float64(K))
+		if len(m.cdfRaw) > 0 && x <= m.cdfRaw[len(m.cdfRaw)-1] {
+			m.cdfPct[len(m.cdfPct)-1] = p // equal raw scores: keep the upper percentile
+			continue
+		}
+		m.cdfRaw = append(m.cdfRaw, x)
+		m.cdfPct = append(m.cdfPct, p)
+	}
+	if len(m.cdfRaw) < 2 {
+		return nil, errors.New("scoring: every training example has the same raw score")
+	}
+	return m, nil
+}
+
+// setDomain fills the vocabulary features from a prompt's distinct buckets,
+// exactly as textStats.word does at scoring time.
+func setDomain(f *[numFeatures]float64, bk []uint32, vocab []float32) {
+	if len(bk) == 0 {
+		f[fDomain], f[fDomainCover] = 0, 0
+		return
+	}
+	var sum float64
+	known := 0
+	for _, b := range bk {
+		if v := vocab[b]; v != 0 {
+			sum += float64(v)
+			known++
+		}
+	}
+	d := float64(len(bk))
+	f[fDomain] = sum / d
+	f[fDomainCover] = float64(known) / d
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fitLogistic fits a ridge logistic regression by Newton's method
+// (iteratively reweighted least squares) on standardized features, and
+// returns the bias and weights on the raw feature scale. Features constant
+// in the data get weight 0.
+func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64, [numFeatures]float64, error) {
+	var mean, sd [numFeatures]float64
+	var sw float64
+	for i := range x {
+		sw += wt[i]
+		for j := range mean {
+			mean[j] += wt[i] * x[i][j]
+		}
+	}
+	for j := range mean {
+		mean[j] /= sw
+	}
+	for i := range x {
+		for j := range sd {
+			d := x[i][j] - mean[j]
+			sd[j] += wt[i] * d * d
+		}
+	}
+	var cols []int
+	for j := range sd {
+		sd[j] = math.Sqrt(sd[j] / sw)
+		if sd[j] > 1e-9 {
+			cols = append(cols, j)
+		}
+	}
+	d := len(cols) + 1 // bias first
+	z := make([]float64, len(x)*d)
+	for i := range x {
+		row := z[i*d : (i+1)*d]
+		row[0] = 1
+		for c, j := range cols {
+			row[c+1] = (x[i][j] - mean[j]) / sd[j]
+		}
+	}
+	beta := make([]float64, d)
+	h := make([]float64, d*d)
+	g := make([]float64, d)
+	for iter := 0; iter < 100; iter++ {
+		clear(h)
+		clear(g)
+		for i := range x {
+			row := z[i*d : (i+1)*d]
+			var eta float64
+			for c, v := range row {
+				eta += beta[c] * v
+			}
+			p := 1 / (1 + math.Exp(-eta))
+			r := wt[i] * (y[i] - p)
+			q := wt[i] * p * (1 - p)
+			for a, va := range row {
+				g[a] += r * va
+				qa := q * va
+				for b := a; b < d; b++ {
+					h[a*d+b] += qa * row[b]
+				}
+			}
+		}
+		for a := 1; a < d; a++ {
+			g[a] -= l2 * beta[a]
+			h[a*d+a] += l2
+		}
+		h[0] += 1e-9
+		for a := 0; a < d; a++ {
+			for b := 0; b < a; b++ {
+				h[a*d+b] = h[b*d+a]
+			}
+		}
+		step, err := solveSPD(h, g, d)
+		if err != nil {
+			return 0, [numFeatures]float64{}, err
+		}
+		var maxStep float64
+		for c := range beta {
+			beta[c] += step[c]
+			maxStep = math.Max(maxStep, math.Abs(step[c]))
+		}
+		if maxStep < 1e-10 {
+			break
+		}
+	}
+	var w [numFeatures]float64
+	bias := beta[0]
+	for c, j := range cols {
+		w[j] = beta[c+1] / sd[j]
+		bias -= w[j] * mean[j]
+	}
+	if !finite(bias) {
+		return 0, w, errors.New("scoring: the regression diverged")
+	}
+	return bias, w, nil
+}
+
+// solveSPD solves a·x = b for a symmetric positive definite d×d matrix by
+// Cholesky decomposition.
+func solveSPD(a, b []float64, d int) ([]float64, error) {
+	l := make([]float64, d*d)
+	for i := 0; i < d; i++ {
+		for j := 0; j <= i; j++ {
+			s := a[i*d+j]
+			for k := 0; k < j; k++ {
+				s -= l[i*d+k] * l[j*d+k]
+			}
+			if i == j {
+				if s <= 0 || !finite(s) {
+					return nil, errors.New("scoring: singular system in the regression")
+				}
+				l[i*d+i] = math.Sqrt(s)
+			} else {
+				l[i*d+j] = s / l[j*d+j]
+			}
+		}
+	}
+	y := make([]float64, d)
+	for i := 0; i < d; i++ {
+		s := b[i]
+		for k := 0; k < i; k++ {
+			s -= l[i*d+k] * y[k]
+		}
+		y[i] = s / l[i*d+i]
+	}
+	x := make([]float64, d)
+	for i := d - 1; i >= 0; i-- {
+		s := y[i]
+		for k := i + 1; k < d; k++ {
+			s -= l[k*d+i] * x[k]
+		}
+		x[i] = s / l[i*d+i]
+	}
+	return x, nil
+}
