@@ -1,0 +1,79 @@
+package baar
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/baarcore/baar/budget"
+)
+
+// Errors returned by the Router. Match them with errors.Is; they hold through
+// chains.Run, chains.Call and agent executors, which do not wrap model errors.
+var (
+	// ErrBudgetExceeded is matched by every refusal of a call the budget
+	// cannot afford. Such a refusal contacts no provider. The error is a
+	// *BudgetError and also satisfies llms.IsQuotaExceededError.
+	ErrBudgetExceeded = budget.ErrExceeded
+	// ErrLedgerUnavailable is matched when the budget's store cannot be read
+	// or written: the Router fails closed and contacts no provider.
+	ErrLedgerUnavailable = budget.ErrUnavailable
+	// ErrInvalidRequest is matched by calls refused for bad input (no
+	// messages, invalid UTF-8, a malformed part) before any provider call.
+	ErrInvalidRequest = errors.New("baar: invalid request")
+)
+
+// BudgetError is the error of a call refused because the budget cannot afford
+// it. Amounts are in USD. Its message is stable.
+type BudgetError struct {
+	// Model is the model whose call was refused (the cheapest one tried).
+	Model string
+	// Limit is the budget's cap.
+	Limit float64
+	// Spent is the settled spend when the call was refused.
+	Spent float64
+	// Reserved is the amount held by calls in flight at that time.
+	Reserved float64
+	// Requested is the worst-case cost of the refused call: its input tokens
+	// at the input price plus its output cap at the output price.
+	Requested float64
+
+	cause error
+}
+
+// Error implements error.
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of the %s budget is spent and %s reserved",
+		e.Model, usd(e.Requested), usd(e.Spent), usd(e.Limit), usd(e.Reserved))
+}
+
+// Is reports whether target is ErrBudgetExceeded.
+func (e *BudgetError) Is(target error) bool { return target == ErrBudgetExceeded }
+
+// Unwrap returns the ledger's refusal, if any.
+func (e *BudgetError) Unwrap() error { return e.cause }
+
+// As lets errors.As find an *llms.Error with code ErrCodeQuotaExceeded in a
+// BudgetError, so that llms.IsQuotaExceededError holds.
+func (e *BudgetError) As(target any) bool {
+	if t, ok := target.(**llms.Error); ok {
+		*t = &llms.Error{Code: llms.ErrCodeQuotaExceeded, Provider: "baar", Message: e.Error(), Cause: e}
+		return true
+	}
+	return false
+}
+
+func usd(v float64) string { return fmt.Sprintf("$%.6f", v) }
+
+func newBudgetError(model string, ex *budget.ExceededError, requested budget.Amount, cause error) *BudgetError {
+	e := &BudgetError{Model: model, Requested: requested.USD(), cause: cause}
+	if ex != nil {
+		e.Limit, e.Spent, e.Reserved = ex.Limit.USD(), ex.Spent.USD(), ex.Reserved.USD()
+	}
+	return e
+}
+
+func invalidRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, args...)...)
+}

@@ -1,0 +1,68 @@
+// Package demo wires the examples' models: langchaingo's real openai client,
+// talking to the real API when OPENAI_API_KEY is set and to baar's in-process
+// OpenAI-compatible simulator otherwise.
+package demo
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/tmc/langchaingo/llms"
+	"github.com/tmc/langchaingo/llms/openai"
+
+	"github.com/baarcore/baar/baartest"
+)
+
+// Env returns the value of the environment variable key, or def when unset.
+func Env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Models are the two models of an example.
+type Models struct {
+	Cheap, Capable llms.Model
+	// Offline reports whether they talk to the simulator.
+	Offline bool
+	srv     *baartest.Server
+}
+
+// Close stops the simulator, if any.
+func (m *Models) Close() {
+	if m.srv != nil {
+		m.srv.Close()
+	}
+}
+
+// NewModels builds openai clients for the two model names, against the real
+// API (OPENAI_API_KEY, and OPENAI_BASE_URL if set) or, without a key, against
+// a new simulator. It says which on stdout.
+func NewModels(cheap, capable string) (*Models, error) {
+	m := &Models{}
+	token, baseURL := os.Getenv("OPENAI_API_KEY"), ""
+	if token == "" {
+		m.srv = baartest.NewServer()
+		m.Offline = true
+		token, baseURL = "offline", m.srv.URL()
+		fmt.Println("offline: langchaingo's openai client -> baar's OpenAI-compatible simulator (set OPENAI_API_KEY for the real API)")
+	}
+	mk := func(name string) (llms.Model, error) {
+		opts := []openai.Option{openai.WithToken(token), openai.WithModel(name)}
+		if baseURL != "" {
+			opts = append(opts, openai.WithBaseURL(baseURL))
+		}
+		return openai.New(opts...)
+	}
+	var err error
+	if m.Cheap, err = mk(cheap); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.Capable, err = mk(capable); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}

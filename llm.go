@@ -1,0 +1,456 @@
+package baar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tmc/langchaingo/callbacks"
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/internal/tokens"
+	"github.com/baarcore/baar/internal/usage"
+	"github.com/baarcore/baar/scoring"
+)
+
+// Tier is one of the two models a Router routes between.
+type Tier struct {
+	// Model answers the calls routed to this tier.
+	Model llms.Model
+	// Name is the model id used for pricing and telemetry, e.g. "gpt-4o-mini".
+	// It must have a price: in the embedded table (budget.Lookup) or given
+	// with WithPrice.
+	Name string
+	// Provider is the OpenTelemetry provider name, e.g. "openai",
+	// "anthropic", "gcp.gemini". Empty means inferred from Name where obvious.
+	Provider string
+}
+
+// Router is an llms.Model that routes each call to a cheap or a capable model
+// by the complexity of the request, under a hard USD budget. It is safe for
+// concurrent use.
+type Router struct {
+	cheap, capable *tier
+
+	ledger    budget.Ledger
+	threshold float64
+	schedule  ThresholdSchedule
+	maxOutput int
+	scorer    scoring.Scorer
+	handler   callbacks.Handler
+	report    func(context.Context, *CallReport)
+	failover  bool
+	prices    map[string]budget.Price // WithPrice overrides, by model name
+	counter   *tokens.Counter
+	tel       *telemetry
+}
+
+type tier struct {
+	Tier
+	label string
+	price budget.Price
+}
+
+var _ llms.Model = (*Router)(nil)
+
+// New returns a Router over a cheap and a capable model. It fails if a model
+// is nil, a tier's model has no price, or an option is invalid.
+func New(cheap, capable Tier, opts ...Option) (*Router, error) {
+	c := newConfig(opts)
+	if c.ledger != nil && c.budgetSet {
+		c.fail("baar: WithBudget and WithLedger are exclusive: the ledger carries the budget")
+	}
+	r := &Router{
+		threshold: c.threshold,
+		schedule:  c.schedule,
+		maxOutput: c.maxOutput,
+		scorer:    c.scorer,
+		handler:   c.callbacks,
+		report:    c.reportFunc,
+		failover:  !c.noFailover,
+		prices:    c.prices,
+		counter:   tokens.NewCounter(),
+	}
+	var errs []error
+	var err error
+	if r.cheap, err = r.newTier(cheap, TierCheap); err != nil {
+		errs = append(errs, err)
+	}
+	if r.capable, err = r.newTier(capable, TierCapable); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.err(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if r.maxOutput == 0 {
+		for _, t := range []*tier{r.cheap, r.capable} {
+			if t.price.MaxOutputTokens <= 0 {
+				return nil, fmt.Errorf("baar: the %s model %q has no known maximum output: set WithMaxOutputTokens so every call has an output cap to reserve", t.label, t.Name)
+			}
+		}
+	}
+	if r.tel, err = newTelemetry(c); err != nil {
+		return nil, err
+	}
+	if c.ledger != nil {
+		r.ledger = c.ledger
+	} else {
+		limit, err := budget.FromUSD(c.budgetUSD)
+		if err != nil {
+			return nil, fmt.Errorf("baar: WithBudget(%v): %w", c.budgetUSD, err)
+		}
+		m, err := budget.NewMemory(limit)
+		if err != nil {
+			return nil, fmt.Errorf("baar: %w", err)
+		}
+		r.ledger = m
+	}
+	if r.scorer == nil {
+		r.scorer = scoring.Default()
+	}
+	if c.capableShare != nil {
+		samples := make([]scoring.Request, len(c.capableShare.samples))
+		for i, s := range c.capableShare.samples {
+			samples[i] = scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: s}}}
+		}
+		t, err := scoring.Calibrate(context.Background(), r.scorer, samples, c.capableShare.share)
+		if err != nil {
+			return nil, fmt.Errorf("baar: WithCapableShare: %w", err)
+		}
+		r.threshold = t
+	}
+	return r, nil
+}
+
+func (r *Router) newTier(t Tier, label string) (*tier, error) {
+	if t.Model == nil {
+		return nil, fmt.Errorf("baar: the %s tier has no model", label)
+	}
+	if strings.TrimSpace(t.Name) == "" {
+		return nil, fmt.Errorf("baar: the %s tier has no Name: the model id is needed to price its calls", label)
+	}
+	p, ok := r.priceOf(t.Name)
+	if !ok {
+		return nil, fmt.Errorf("baar: no price for the %s model %q: add it with baar.WithPrice(%q, budget.Price{Input: …, Output: …}) (USD per 1M tokens); unknown models are never assumed free", label, t.Name, t.Name)
+	}
+	if t.Provider == "" {
+		t.Provider = inferProvider(t.Name)
+	}
+	return &tier{Tier: t, label: label, price: p}, nil
+}
+
+func (r *Router) priceOf(model string) (budget.Price, bool) {
+	if p, ok := r.prices[model]; ok {
+		return p, true
+	}
+	return budget.Lookup(model)
+}
+
+func inferProvider(model string) string {
+	m := strings.ToLower(model)
+	switch {
+	case strings.HasPrefix(m, "gpt-"), strings.HasPrefix(m, "o1"), strings.HasPrefix(m, "o3"),
+		strings.HasPrefix(m, "o4"), strings.HasPrefix(m, "chatgpt"):
+		return "openai"
+	case strings.HasPrefix(m, "claude"):
+		return "anthropic"
+	case strings.HasPrefix(m, "gemini"):
+		return "gcp.gemini"
+	}
+	return ""
+}
+
+// Call implements llms.Model.Call through llms.GenerateFromSinglePrompt.
+func (r *Router) Call(ctx context.Context, prompt string, options ...llms.CallOption) (string, error) {
+	return llms.GenerateFromSinglePrompt(ctx, r, prompt, options...)
+}
+
+// GenerateContent implements llms.Model. It scores the request, picks a tier,
+// reserves the call's worst-case cost, calls the model with an output cap,
+// settles the reservation to the reported usage, and fails over from the
+// capable model to the cheap one on retryable errors. A call the budget cannot
+// afford returns a *BudgetError (errors.Is ErrBudgetExceeded) without any
+// provider request.
+func (r *Router) GenerateContent(ctx context.Context, messages []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
+	rep := &CallReport{Start: time.Now(), BaseThreshold: r.threshold, Score: math.NaN()}
+	ctx, span := r.tel.startCall(ctx)
+	if r.handler != nil {
+		r.handler.HandleLLMGenerateContentStart(ctx, messages)
+	}
+	resp, err := r.generate(ctx, rep, messages, options)
+	rep.Err = err
+	rep.Latency = time.Since(rep.Start)
+	if st, serr := r.ledger.State(context.WithoutCancel(ctx)); serr == nil {
+		rep.Budget, rep.SpentAfter, rep.Remaining = st.Limit.USD(), st.Spent.USD(), st.Remaining().USD()
+	}
+	if r.handler != nil {
+		if err != nil {
+			r.handler.HandleLLMError(ctx, err)
+		} else {
+			r.handler.HandleLLMGenerateContentEnd(ctx, resp)
+		}
+	}
+	r.tel.endCall(ctx, span, rep)
+	if r.report != nil {
+		r.report(ctx, rep)
+	}
+	return resp, err
+}
+
+// generate is the data path of one call: score → decide → reserve → call →
+// normalize usage → settle, with downgrade and failover.
+func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.MessageContent, options []llms.CallOption) (*llms.ContentResponse, error) {
+	rep.Decision = DecisionRejected
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var co llms.CallOptions
+	for _, o := range options {
+		if o != nil {
+			o(&co)
+		}
+	}
+	if co.CandidateCount < 0 || co.N < 0 || co.MaxTokens < 0 {
+		return nil, invalidRequest("negative N, CandidateCount or MaxTokens")
+	}
+	req, err := scoringRequest(msgs, &co)
+	if err != nil {
+		return nil, err
+	}
+
+	// Score.
+	score, serr := r.scorer.Score(ctx, req)
+	if serr == nil && math.IsNaN(score) {
+		serr = errors.New("scorer returned NaN")
+	}
+	if serr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rep.ScoreErr, score = serr, math.NaN()
+	}
+	rep.Score = score
+
+	// Decide.
+	st, err := r.ledger.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("baar: reading the budget: %w", err)
+	}
+	rep.Budget, rep.SpentBefore = st.Limit.USD(), st.Spent.USD()
+	rep.Threshold = r.effectiveThreshold(st)
+	want := r.cheap
+	if score >= rep.Threshold { // NaN (scorer failure) goes to the cheap model
+		want = r.capable
+	}
+
+	// Reserve, downgrading when the capable model is unaffordable.
+	t := want
+	res, a, err := r.reserve(ctx, t, msgs, &co)
+	if errors.Is(err, budget.ErrExceeded) && t == r.capable {
+		t = r.cheap
+		res, a, err = r.reserve(ctx, t, msgs, &co)
+		if err == nil {
+			rep.Decision = DecisionDowngraded
+		}
+	} else if err == nil {
+		rep.Decision = Decision(t.label)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	// Call and settle; fail over once from capable to cheap.
+	resp, err := r.attempt(ctx, rep, t, res, a, msgs, options, &co)
+	if err == nil || t == r.cheap || !r.failover {
+		return resp, err
+	}
+	last := &rep.Attempts[len(rep.Attempts)-1]
+	if !last.ErrClass.retryable() {
+		return nil, err
+	}
+	res, a, rerr := r.reserve(ctx, r.cheap, msgs, &co)
+	if rerr != nil {
+		return nil, fmt.Errorf("baar: %s failed (%w); failover to %s refused: %w", t.Name, err, r.cheap.Name, rerr)
+	}
+	rep.Decision = DecisionFailover
+	return r.attempt(ctx, rep, r.cheap, res, a, msgs, options, &co)
+}
+
+// effectiveThreshold raises the configured threshold with utilization.
+func (r *Router) effectiveThreshold(st budget.State) float64 {
+	util := 1.0
+	if st.Limit > 0 {
+		util = min(1, max(0, float64(st.Spent)/float64(st.Limit)))
+	}
+	eff := r.schedule(r.threshold, util)
+	if math.IsNaN(eff) || eff < r.threshold {
+		return r.threshold
+	}
+	return eff
+}
+
+// reserve holds the worst-case cost of calling t: input tokens at the input
+// price plus the output cap (per choice) at the output price. It uses a cheap
+// upper bound on the input tokens, and counts exactly only when the bound does
+// not fit.
+func (r *Router) reserve(ctx context.Context, t *tier, msgs []llms.MessageContent, co *llms.CallOptions) (budget.Reservation, Attempt, error) {
+	a := Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: co.StreamingFunc != nil || co.StreamingReasoningFunc != nil}
+	price, model := t.price, t.Name
+	if co.Model != "" && co.Model != t.Name {
+		// The caller overrides the provider's model: price that one, or refuse.
+		p, ok := r.priceOf(co.Model)
+		if !ok {
+			return budget.Reservation{}, a, invalidRequest("llms.WithModel(%q) has no price: add it with baar.WithPrice", co.Model)
+		}
+		price, model, a.Model = p, co.Model, co.Model
+	}
+	a.MaxTokens = co.MaxTokens
+	if a.MaxTokens == 0 {
+		a.MaxTokens = r.maxOutput
+		if a.MaxTokens == 0 {
+			a.MaxTokens = int(price.MaxOutputTokens)
+		}
+		if a.MaxTokens <= 0 {
+			return budget.Reservation{}, a, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", model)
+		}
+	}
+	out := int64(a.MaxTokens) * int64(max(1, co.CandidateCount, co.N)) // every choice may use the cap
+	a.InputTokensEstimate = r.counter.Bound(model, msgs, co)
+	est, err := price.EstimateCost(a.InputTokensEstimate, out)
+	if err != nil {
+		return budget.Reservation{}, a, fmt.Errorf("baar: pricing %s: %w", model, err)
+	}
+	res, err := r.ledger.Reserve(ctx, est)
+	if errors.Is(err, budget.ErrExceeded) {
+		if n := r.counter.Count(model, msgs, co); n < a.InputTokensEstimate {
+			if e2, err2 := price.EstimateCost(n, out); err2 == nil && e2 < est {
+				a.InputTokensEstimate, est = n, e2
+				res, err = r.ledger.Reserve(ctx, est)
+			}
+		}
+	}
+	if err != nil {
+		var ex *budget.ExceededError
+		if errors.As(err, &ex) {
+			return budget.Reservation{}, a, newBudgetError(model, ex, est, err)
+		}
+		if ctx.Err() != nil {
+			return budget.Reservation{}, a, ctx.Err()
+		}
+		return budget.Reservation{}, a, fmt.Errorf("baar: reserving %s for %s: %w", est, model, err)
+	}
+	a.Reserved = est.USD()
+	return res, a, nil
+}
+
+// attempt calls t's model under reservation res and settles it.
+func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budget.Reservation, a Attempt,
+	msgs []llms.MessageContent, options []llms.CallOption, co *llms.CallOptions,
+) (*llms.ContentResponse, error) {
+	start := time.Now()
+	rep.Tier, rep.Model = t.label, a.Model
+	rep.Estimated += a.Reserved
+	callOpts := options
+	if co.MaxTokens == 0 {
+		// Forward the caller's options untouched and append the cap: the
+		// last option wins. The full slice expression forces a copy.
+		callOpts = append(options[:len(options):len(options)], llms.WithMaxTokens(a.MaxTokens))
+	}
+	actx, aspan := r.tel.startAttempt(ctx, t, &a)
+	resp, err := t.Model.GenerateContent(actx, msgs, callOpts...)
+	a.Latency = time.Since(start)
+
+	var cost budget.Amount
+	switch {
+	case err == nil:
+		u, ur := usage.FromResponse(resp)
+		a.ResponseModel = ur.ResponseModel
+		a.FinishReasons = ur.FinishReasons
+		cost = res.Amount
+		a.UsageSource = "reservation"
+		switch {
+		case ur.Found && !ur.Invalid:
+			a.Usage = u
+			p := t.price
+			if a.Model != t.Name {
+				p, _ = r.priceOf(a.Model)
+			}
+			if c, cerr := p.Cost(u); cerr == nil {
+				cost, a.UsageSource = c, "provider"
+			} else {
+				a.UsageProblem = cerr.Error()
+			}
+		case ur.Invalid:
+			a.UsageProblem = ur.Problem
+		}
+		if resp == nil {
+			err = fmt.Errorf("baar: %s returned no response and no error", a.Model)
+			a.Err, a.ErrClass = err, ClassUnknown
+		}
+	default:
+		a.Err, a.ErrClass = err, classify(ctx, err)
+		if a.ErrClass.billed() {
+			cost, a.UsageSource = res.Amount, "reservation"
+		} else {
+			a.UsageSource = "none"
+		}
+	}
+	if a.UsageSource == "none" {
+		a.SettleErr = r.ledger.Cancel(context.WithoutCancel(ctx), res)
+	} else {
+		a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), res, cost)
+		a.Cost = cost.USD()
+	}
+	rep.Cost += a.Cost
+	r.tel.endAttempt(actx, aspan, &a)
+	rep.Attempts = append(rep.Attempts, a)
+	if err != nil {
+		if a.ErrClass == ClassCanceled && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%s: %w)", ctx.Err(), a.Model, err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Spent returns the settled spend in USD (NaN if the ledger cannot be read).
+func (r *Router) Spent() float64 {
+	st, err := r.ledger.State(context.Background())
+	if err != nil {
+		return math.NaN()
+	}
+	return st.Spent.USD()
+}
+
+// Remaining returns the budget left in USD: cap − spent − reservations of calls
+// in flight, never below 0 (0 if the ledger cannot be read).
+func (r *Router) Remaining() float64 {
+	st, err := r.ledger.State(context.Background())
+	if err != nil {
+		return 0
+	}
+	return st.Remaining().USD()
+}
+
+// Budget returns the cap in USD (NaN if the ledger cannot be read).
+func (r *Router) Budget() float64 {
+	st, err := r.ledger.State(context.Background())
+	if err != nil {
+		return math.NaN()
+	}
+	return st.Limit.USD()
+}
+
+// State returns the budget's ledger state.
+func (r *Router) State(ctx context.Context) (budget.State, error) { return r.ledger.State(ctx) }
+
+// Threshold returns the configured complexity threshold (after calibration by
+// WithCapableShare, if given).
+func (r *Router) Threshold() float64 { return r.threshold }

@@ -1,0 +1,105 @@
+package baar
+
+import (
+	"time"
+
+	"github.com/baarcore/baar/budget"
+)
+
+// Decision says how the Router handled a call.
+type Decision string
+
+// Decisions.
+const (
+	// DecisionCheap: the score was below the effective threshold; the cheap
+	// model answered.
+	DecisionCheap Decision = "cheap"
+	// DecisionCapable: the score reached the effective threshold; the capable
+	// model answered.
+	DecisionCapable Decision = "capable"
+	// DecisionDowngraded: the capable model was wanted but the budget could
+	// not afford it; the cheap model answered.
+	DecisionDowngraded Decision = "downgraded"
+	// DecisionRejected: the call was refused before any provider answered
+	// (budget, ledger or invalid input).
+	DecisionRejected Decision = "rejected"
+	// DecisionFailover: the capable model failed with a retryable error and
+	// the cheap model was tried next.
+	DecisionFailover Decision = "failover"
+)
+
+// Tier labels.
+const (
+	TierCheap   = "cheap"
+	TierCapable = "capable"
+)
+
+// CallReport is what the Router did for one GenerateContent call. Amounts are
+// in USD. It never contains prompt or completion text.
+type CallReport struct {
+	// Decision is how the call was handled; Tier and Model are the tier and
+	// model of the last attempt ("" when no attempt was made).
+	Decision Decision
+	Tier     string
+	Model    string
+	// Score is the complexity score (NaN if the scorer failed, see ScoreErr);
+	// Threshold is the effective threshold it was compared with, and
+	// BaseThreshold the configured one.
+	Score         float64
+	Threshold     float64
+	BaseThreshold float64
+	ScoreErr      error
+	// Budget is the cap; SpentBefore and SpentAfter the settled spend when the
+	// call started and ended; Remaining what was left at the end (cap − spent
+	// − reservations of calls in flight).
+	Budget      float64
+	SpentBefore float64
+	SpentAfter  float64
+	Remaining   float64
+	// Estimated is the sum of the reservations made (worst cases); Cost the sum
+	// of what the attempts were settled at.
+	Estimated float64
+	Cost      float64
+	// Attempts lists every provider attempt in order (none for a refusal).
+	Attempts []Attempt
+	// Err is the error returned to the caller, if any.
+	Err error
+	// Start is when the call began; Latency how long it took.
+	Start   time.Time
+	Latency time.Duration
+}
+
+// Attempt is one provider call made by the Router.
+type Attempt struct {
+	Tier     string
+	Model    string
+	Provider string
+	// MaxTokens is the output cap sent (or the caller's), per choice.
+	MaxTokens int
+	// Streaming reports whether the caller streamed the answer.
+	Streaming bool
+	// InputTokensEstimate is the input-token bound the reservation used.
+	InputTokensEstimate int64
+	// Reserved is the worst-case cost held before the call; Cost what the
+	// attempt was settled at.
+	Reserved float64
+	Cost     float64
+	// Usage is the provider's usage, normalized; UsageSource says where the
+	// settlement came from: "provider" (reported usage), "reservation" (no
+	// or invalid usage: billed the worst case), "none" (not billed: the
+	// provider cannot have charged for the error).
+	Usage       budget.Usage
+	UsageSource string
+	// UsageProblem explains invalid usage reported by the provider.
+	UsageProblem string
+	// ResponseModel is the model the provider says answered, when reported.
+	ResponseModel string
+	// FinishReasons are the choices' stop reasons.
+	FinishReasons []string
+	// Err is the provider's error and ErrClass its classification.
+	Err      error
+	ErrClass ErrorClass
+	// SettleErr is set when the settlement could not be recorded.
+	SettleErr error
+	Latency   time.Duration
+}
