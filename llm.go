@@ -53,6 +53,7 @@ type tier struct {
 	Tier
 	label string
 	price budget.Price
+	rates budget.Rates // price, compiled once
 }
 
 var _ llms.Model = (*Router)(nil)
@@ -143,7 +144,11 @@ func (r *Router) newTier(t Tier, label string) (*tier, error) {
 	if t.Provider == "" {
 		t.Provider = inferProvider(t.Name)
 	}
-	return &tier{Tier: t, label: label, price: p}, nil
+	rates, err := p.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("baar: the price of the %s model %q: %w", label, t.Name, err)
+	}
+	return &tier{Tier: t, label: label, price: p, rates: rates}, nil
 }
 
 func (r *Router) priceOf(model string) (budget.Price, bool) {
@@ -151,6 +156,19 @@ func (r *Router) priceOf(model string) (budget.Price, bool) {
 		return p, true
 	}
 	return budget.Lookup(model)
+}
+
+// ratesOf prices a model a call names with llms.WithModel, or refuses it.
+func (r *Router) ratesOf(model string) (budget.Price, budget.Rates, error) {
+	p, ok := r.priceOf(model)
+	if !ok {
+		return p, budget.Rates{}, invalidRequest("llms.WithModel(%q) has no price: add it with baar.WithPrice", model)
+	}
+	rates, err := p.Compile()
+	if err != nil {
+		return p, rates, invalidRequest("llms.WithModel(%q): %v", model, err)
+	}
+	return p, rates, nil
 }
 
 func inferProvider(model string) string {
@@ -302,14 +320,14 @@ func (r *Router) effectiveThreshold(st budget.State) float64 {
 // not fit.
 func (r *Router) reserve(ctx context.Context, t *tier, msgs []llms.MessageContent, co *llms.CallOptions) (budget.Reservation, Attempt, error) {
 	a := Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: co.StreamingFunc != nil || co.StreamingReasoningFunc != nil}
-	price, model := t.price, t.Name
+	price, rates, model := t.price, t.rates, t.Name
 	if co.Model != "" && co.Model != t.Name {
 		// The caller overrides the provider's model: price that one, or refuse.
-		p, ok := r.priceOf(co.Model)
-		if !ok {
-			return budget.Reservation{}, a, invalidRequest("llms.WithModel(%q) has no price: add it with baar.WithPrice", co.Model)
+		var err error
+		if price, rates, err = r.ratesOf(co.Model); err != nil {
+			return budget.Reservation{}, a, err
 		}
-		price, model, a.Model = p, co.Model, co.Model
+		model, a.Model = co.Model, co.Model
 	}
 	a.MaxTokens = co.MaxTokens
 	if a.MaxTokens == 0 {
@@ -323,14 +341,14 @@ func (r *Router) reserve(ctx context.Context, t *tier, msgs []llms.MessageConten
 	}
 	out := int64(a.MaxTokens) * int64(max(1, co.CandidateCount, co.N)) // every choice may use the cap
 	a.InputTokensEstimate = r.counter.Bound(model, msgs, co)
-	est, err := price.EstimateCost(a.InputTokensEstimate, out)
+	est, err := rates.EstimateCost(a.InputTokensEstimate, out)
 	if err != nil {
 		return budget.Reservation{}, a, fmt.Errorf("baar: pricing %s: %w", model, err)
 	}
 	res, err := r.ledger.Reserve(ctx, est)
 	if errors.Is(err, budget.ErrExceeded) {
 		if n := r.counter.Count(model, msgs, co); n < a.InputTokensEstimate {
-			if e2, err2 := price.EstimateCost(n, out); err2 == nil && e2 < est {
+			if e2, err2 := rates.EstimateCost(n, out); err2 == nil && e2 < est {
 				a.InputTokensEstimate, est = n, e2
 				res, err = r.ledger.Reserve(ctx, est)
 			}
@@ -378,11 +396,11 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		switch {
 		case ur.Found && !ur.Invalid:
 			a.Usage = u
-			p := t.price
+			rates := t.rates
 			if a.Model != t.Name {
-				p, _ = r.priceOf(a.Model)
+				_, rates, _ = r.ratesOf(a.Model) // priced at reservation
 			}
-			if c, cerr := p.Cost(u); cerr == nil {
+			if c, cerr := rates.Cost(u); cerr == nil {
 				cost, a.UsageSource = c, "provider"
 			} else {
 				a.UsageProblem = cerr.Error()
