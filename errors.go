@@ -38,12 +38,23 @@ type BudgetError struct {
 	// Requested is the worst-case cost of the refused call: its input tokens
 	// at the input price plus its output cap at the output price.
 	Requested float64
+	// StreamCut reports a streamed answer cut off because it outgrew the
+	// output cap that was reserved (the provider did not honour max_tokens).
+	// The call was settled at its reservation.
+	StreamCut bool
+	// Partial is the text streamed before the cut. The caller's streaming
+	// function has received it too.
+	Partial string
 
 	cause error
 }
 
 // Error implements error.
 func (e *BudgetError) Error() string {
+	if e.StreamCut {
+		return fmt.Sprintf("baar: budget exceeded: %s streamed past its reserved output cap and was cut off after %d bytes (%s reserved)",
+			e.Model, len(e.Partial), usd(e.Requested))
+	}
 	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of the %s budget is spent and %s reserved",
 		e.Model, usd(e.Requested), usd(e.Spent), usd(e.Limit), usd(e.Reserved))
 }

@@ -339,7 +339,7 @@ func (r *Router) reserve(ctx context.Context, t *tier, msgs []llms.MessageConten
 			return budget.Reservation{}, a, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", model)
 		}
 	}
-	out := int64(a.MaxTokens) * int64(max(1, co.CandidateCount, co.N)) // every choice may use the cap
+	out := outputTokens(a.MaxTokens, co)
 	a.InputTokensEstimate = r.counter.Bound(model, msgs, co)
 	est, err := rates.EstimateCost(a.InputTokensEstimate, out)
 	if err != nil {
@@ -368,6 +368,11 @@ func (r *Router) reserve(ctx context.Context, t *tier, msgs []llms.MessageConten
 	return res, a, nil
 }
 
+// outputTokens is the output a call may produce: its cap for every choice.
+func outputTokens(maxTokens int, co *llms.CallOptions) int64 {
+	return int64(maxTokens) * int64(max(1, co.CandidateCount, co.N))
+}
+
 // attempt calls t's model under reservation res and settles it.
 func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budget.Reservation, a Attempt,
 	msgs []llms.MessageContent, options []llms.CallOption, co *llms.CallOptions,
@@ -375,15 +380,42 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 	start := time.Now()
 	rep.Tier, rep.Model = t.label, a.Model
 	rep.Estimated += a.Reserved
+	streaming := co.StreamingFunc != nil || co.StreamingReasoningFunc != nil
 	callOpts := options
+	if co.MaxTokens == 0 || streaming {
+		// Forward the caller's options untouched and append ours: the last
+		// option wins.
+		callOpts = make([]llms.CallOption, len(options), len(options)+3)
+		copy(callOpts, options)
+	}
 	if co.MaxTokens == 0 {
-		// Forward the caller's options untouched and append the cap: the
-		// last option wins. The full slice expression forces a copy.
-		callOpts = append(options[:len(options):len(options)], llms.WithMaxTokens(a.MaxTokens))
+		callOpts = append(callOpts, llms.WithMaxTokens(a.MaxTokens))
 	}
 	actx, aspan := r.tel.startAttempt(ctx, t, &a)
-	resp, err := t.Model.GenerateContent(actx, msgs, callOpts...)
+	pctx := actx
+	var sw *streamWatch
+	var cutErr *BudgetError
+	if streaming {
+		// Count the stream; cut it (error from the streaming function AND a
+		// cancelled context) when it outgrows the reserved output.
+		var cancel context.CancelCauseFunc
+		pctx, cancel = context.WithCancelCause(actx)
+		defer cancel(nil)
+		sw = &streamWatch{limit: outputTokens(a.MaxTokens, co), cancel: cancel}
+		callOpts = sw.wrap(callOpts, co)
+	}
+	resp, err := t.Model.GenerateContent(pctx, msgs, callOpts...)
 	a.Latency = time.Since(start)
+	var streamed int64
+	if sw != nil {
+		partial, n, cut := sw.state()
+		streamed = n
+		if cut {
+			// googleai and vertex return a partial answer and no error.
+			cutErr = &BudgetError{Model: a.Model, Requested: a.Reserved, StreamCut: true, Partial: partial, cause: errStreamCut}
+			resp, err = nil, cutErr
+		}
+	}
 
 	var cost budget.Amount
 	switch {
@@ -393,6 +425,18 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		a.FinishReasons = ur.FinishReasons
 		cost = res.Amount
 		a.UsageSource = "reservation"
+		if sw != nil && (!ur.Found || ur.Invalid) {
+			// No usage: bill the input bound and the streamed bytes (a byte
+			// is at least a token), at most the reservation.
+			rates := t.rates
+			if a.Model != t.Name {
+				_, rates, _ = r.ratesOf(a.Model)
+			}
+			out := min(streamed, outputTokens(a.MaxTokens, co))
+			if c, cerr := rates.EstimateCost(a.InputTokensEstimate, out); cerr == nil && c < cost {
+				cost, a.UsageSource = c, "stream"
+			}
+		}
 		switch {
 		case ur.Found && !ur.Invalid:
 			a.Usage = u
@@ -412,6 +456,10 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 			err = fmt.Errorf("baar: %s returned no response and no error", a.Model)
 			a.Err, a.ErrClass = err, ClassUnknown
 		}
+	case err == cutErr:
+		// Cut off at the output cap: settled at the reservation.
+		a.Err, a.ErrClass = err, ClassBudget
+		cost, a.UsageSource = res.Amount, "reservation"
 	default:
 		a.Err, a.ErrClass = err, classify(ctx, err)
 		if a.ErrClass.billed() {
@@ -430,6 +478,12 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 	r.tel.endAttempt(actx, aspan, &a)
 	rep.Attempts = append(rep.Attempts, a)
 	if err != nil {
+		if err == cutErr {
+			if st, serr := r.ledger.State(context.WithoutCancel(ctx)); serr == nil {
+				cutErr.Limit, cutErr.Spent, cutErr.Reserved = st.Limit.USD(), st.Spent.USD(), st.Reserved.USD()
+			}
+			return nil, cutErr
+		}
 		if a.ErrClass == ClassCanceled && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%s: %w)", ctx.Err(), a.Model, err)
 		}

@@ -85,9 +85,11 @@ type Attempt struct {
 	Reserved float64
 	Cost     float64
 	// Usage is the provider's usage, normalized; UsageSource says where the
-	// settlement came from: "provider" (reported usage), "reservation" (no
-	// or invalid usage: billed the worst case), "none" (not billed: the
-	// provider cannot have charged for the error).
+	// settlement came from: "provider" (reported usage), "stream" (a stream
+	// without usage: the input bound plus the streamed bytes, at most the
+	// reservation), "reservation" (no or invalid usage, a stream cut off, or
+	// an error the provider may have billed: the worst case), "none" (not
+	// billed: the provider cannot have charged for the error).
 	Usage       budget.Usage
 	UsageSource string
 	// UsageProblem explains invalid usage reported by the provider.

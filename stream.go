@@ -1,0 +1,101 @@
+package baar
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tmc/langchaingo/llms"
+)
+
+// streamBytesPerToken is the divisor of the lower-bound token count of a
+// stream: a chunk of n bytes counts as at least ceil(n/6) tokens (English
+// averages about 4 bytes a token, code fewer), and every non-empty chunk as
+// at least one. The Router cuts a stream whose count exceeds its output cap.
+const streamBytesPerToken = 6
+
+// streamWatch counts a streamed answer and cuts it off when it outgrows the
+// output cap that was reserved. Providers call streaming functions from one
+// goroutine, but the watch is safe for concurrent use anyway.
+type streamWatch struct {
+	limit  int64 // output tokens reserved (cap × choices)
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	text    strings.Builder
+	bytes   int64
+	chunks  int64
+	cut     bool
+	userErr error
+}
+
+// count adds a chunk and reports whether the stream is over its cap.
+func (w *streamWatch) count(chunk []byte, keep bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(chunk) > 0 {
+		w.chunks++
+		w.bytes += int64(len(chunk))
+		if keep {
+			w.text.Write(chunk)
+		}
+	}
+	if !w.cut && max(w.chunks, (w.bytes+streamBytesPerToken-1)/streamBytesPerToken) > w.limit {
+		w.cut = true
+	}
+	return w.cut
+}
+
+// errStreamCut is what the wrapped streaming functions return, and the cause
+// of the cancelled context, when a stream is cut. It is immutable: providers
+// may still format it from their own goroutines after the call returned.
+var errStreamCut = fmt.Errorf("baar: stream cut off at its reserved output cap: %w", ErrBudgetExceeded)
+
+// wrap returns the call options with the caller's streaming functions wrapped.
+func (w *streamWatch) wrap(callOpts []llms.CallOption, co *llms.CallOptions) []llms.CallOption {
+	if f := co.StreamingFunc; f != nil {
+		callOpts = append(callOpts, llms.WithStreamingFunc(func(ctx context.Context, chunk []byte) error {
+			if err := f(ctx, chunk); err != nil {
+				w.mu.Lock()
+				w.userErr = err
+				w.mu.Unlock()
+				return err
+			}
+			if w.count(chunk, true) {
+				w.cancel(errStreamCut) // googleai and vertex swallow the error: cancel too
+				return errStreamCut
+			}
+			return nil
+		}))
+	}
+	if f := co.StreamingReasoningFunc; f != nil {
+		callOpts = append(callOpts, llms.WithStreamingReasoningFunc(func(ctx context.Context, reasoning, chunk []byte) error {
+			if err := f(ctx, reasoning, chunk); err != nil {
+				w.mu.Lock()
+				w.userErr = err
+				w.mu.Unlock()
+				return err
+			}
+			// Reasoning is billed as output; the answer chunk is counted here
+			// only when no plain streaming function counts it.
+			over := w.count(reasoning, false)
+			if co.StreamingFunc == nil {
+				over = w.count(chunk, true)
+			}
+			if over {
+				w.cancel(errStreamCut)
+				return errStreamCut
+			}
+			return nil
+		}))
+	}
+	return callOpts
+}
+
+// state returns what was streamed.
+func (w *streamWatch) state() (text string, bytes int64, cut bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.text.String(), w.bytes, w.cut
+}
