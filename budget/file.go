@@ -1,0 +1,501 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// DefaultCompactSize is the journal size above which a File compacts it.
+const DefaultCompactSize = 4 << 20
+
+// File is a [Ledger] kept in a journal file, so that a budget outlives its
+// process and is shared by every process that opens the same path. It
+// enforces a [Policy] like [Scoped].
+//
+// # Durability
+//
+// Every change is appended to the journal and fsynced before the operation
+// returns. Concurrent operations share one write and one fsync (group
+// commit): the first caller writes the record for everyone queued behind it.
+// When the journal grows beyond DefaultCompactSize it is compacted: a
+// snapshot of the state is written to a temporary file, fsynced and renamed
+// over the journal, atomically.
+//
+// Each record carries its length and a CRC-32C checksum. A damaged last
+// record (the process died in the middle of writing it) is ignored and cut
+// off; it was never acknowledged. A damaged record followed by valid ones is
+// corruption: the ledger then fails closed with an error matching
+// [ErrUnavailable] and never starts again from $0.
+//
+// # Sharing
+//
+// Several processes (and several File values in one process) may open the
+// same path at once and share the budget safely: each operation (each group
+// commit) takes an exclusive flock on path+".lock", first reads the records
+// the others appended since, then decides and appends. The lock is advisory:
+// only baar ledgers respect it. The lock file is never removed.
+//
+// # Crashes and reconciliation
+//
+// A reservation outstanding when its process died stays in the journal and
+// counts against the budget: as reserved until its lease ([Policy.Lease])
+// expires, then as spent at its full amount — the provider may have billed
+// it. To reconcile it with the provider's bill, list it with
+// [File.Unsettled] and settle it with Commit (at the billed amount) or
+// Cancel (nothing was billed), from any process; this corrects the charge
+// even after the lease expired, for a day.
+//
+// File is safe for concurrent use; it starts no goroutines. Call Close when
+// done.
+type File struct {
+	path  string
+	limit Amount
+	pol   Policy
+
+	mu      sync.Mutex // guards queue, leading and closed
+	queue   []*fileOp
+	spare   []*fileOp
+	leading bool
+	closed  bool
+
+	io          sync.Mutex // held by the leader while it runs a batch, and by Close
+	lock        *os.File   // path+".lock", flocked around each batch
+	jf          *os.File   // the journal, as last opened
+	off         int64      // bytes of jf applied to bk
+	bk          *book
+	stale       bool // bk may differ from the journal: reload it
+	compactSize int64
+	buf         []byte
+	ents        []entry
+}
+
+var _ Ledger = (*File)(nil)
+
+type fileOpKind uint8
+
+const (
+	opReserve fileOpKind = iota
+	opCommit
+	opCancel
+	opState
+	opUnsettled
+)
+
+// fileOp is one operation queued for a group commit.
+type fileOp struct {
+	kind   fileOpKind
+	key    string
+	amount Amount // opReserve: the amount; opCommit: actual
+	r      Reservation
+	done   chan struct{}
+
+	res     Reservation
+	st      State
+	list    []Reservation
+	err     error
+	written bool // the op appended entries
+}
+
+// OpenFile opens the budget journal at path, creating it if absent, with
+// the global limit and policy p. The limit and policy are not stored in the
+// journal: every process sharing it should open it with the same ones.
+//
+// It returns an error matching [ErrInvalid] when limit is negative or p is
+// invalid, and an error matching [ErrUnavailable] when the journal cannot be
+// read or locked, or is corrupt.
+func OpenFile(path string, limit Amount, p Policy) (*File, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("%w: budget limit %v is negative", ErrInvalid, limit)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening budget journal: %w", ErrUnavailable, err)
+	}
+	f := &File{path: path, limit: limit, pol: p, lock: lock, stale: true, compactSize: DefaultCompactSize}
+	f.io.Lock()
+	err = f.locked(func() error { return f.refresh() })
+	f.io.Unlock()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Close releases the journal. Operations after Close return an error
+// matching [ErrUnavailable]. Close is idempotent.
+func (f *File) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.io.Lock()
+	defer f.io.Unlock()
+	var errs []error
+	for _, c := range []**os.File{&f.jf, &f.lock} {
+		if *c != nil {
+			errs = append(errs, (*c).Close())
+			*c = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reserve implements [Ledger.Reserve] for the global budget and the budget
+// of ctx's key, if it has one (see [Scoped.Reserve]). It returns ctx.Err()
+// without reserving when ctx is already done, and an error matching
+// [ErrUnavailable] when the journal cannot be read or written.
+func (f *File) Reserve(ctx context.Context, amount Amount) (Reservation, error) {
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return Reservation{}, err
+		}
+	}
+	key, _ := KeyFromContext(ctx)
+	op := &fileOp{kind: opReserve, key: key, amount: amount}
+	f.do(op)
+	return op.res, op.err
+}
+
+// Commit implements [Ledger.Commit] (see [Scoped.Commit]). ctx is not
+// consulted.
+func (f *File) Commit(_ context.Context, r Reservation, actual Amount) error {
+	op := &fileOp{kind: opCommit, r: r, amount: actual}
+	f.do(op)
+	return op.err
+}
+
+// Cancel implements [Ledger.Cancel] (see [Scoped.Cancel]). ctx is not
+// consulted.
+func (f *File) Cancel(_ context.Context, r Reservation) error {
+	op := &fileOp{kind: opCancel, r: r}
+	f.do(op)
+	return op.err
+}
+
+// State implements [Ledger.State]: the state of the budget binding calls
+// made with ctx (see [Scoped.State]), including what other processes
+// recorded.
+func (f *File) State(ctx context.Context) (State, error) {
+	key, _ := KeyFromContext(ctx)
+	op := &fileOp{kind: opState, key: key}
+	f.do(op)
+	return op.st, op.err
+}
+
+// Unsettled returns the reservations not yet settled by any process, in ID
+// order, those whose lease expired included.
+func (f *File) Unsettled(context.Context) ([]Reservation, error) {
+	op := &fileOp{kind: opUnsettled}
+	f.do(op)
+	return op.list, op.err
+}
+
+var errClosed = fmt.Errorf("%w: budget journal closed", ErrUnavailable)
+
+// do queues op and runs it: the first caller to find no batch running leads,
+// running batches until the queue is empty; the others wait for it.
+func (f *File) do(op *fileOp) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		op.err = errClosed
+		return
+	}
+	if f.leading {
+		op.done = make(chan struct{})
+		f.queue = append(f.queue, op)
+		f.mu.Unlock()
+		<-op.done
+		return
+	}
+	f.leading = true
+	batch := append(f.spare[:0], op)
+	for {
+		f.mu.Unlock()
+		f.run(batch)
+		for _, o := range batch {
+			if o.done != nil {
+				close(o.done)
+			}
+		}
+		clear(batch)
+		f.mu.Lock()
+		if len(f.queue) == 0 {
+			f.spare = batch[:0]
+			f.leading = false
+			f.mu.Unlock()
+			return
+		}
+		batch, f.queue = f.queue, batch[:0]
+	}
+}
+
+// run runs one batch under the journal lock: read what others appended,
+// decide every operation, append one record and fsync it.
+func (f *File) run(batch []*fileOp) {
+	f.io.Lock()
+	defer f.io.Unlock()
+	if f.lock == nil {
+		for _, op := range batch {
+			op.err = errClosed
+		}
+		return
+	}
+	err := f.locked(func() error {
+		if err := f.refresh(); err != nil {
+			return err
+		}
+		now := f.pol.now()
+		f.ents = f.ents[:0]
+		emit := func(e entry) {
+			f.bk.apply(e)
+			f.ents = append(f.ents, e)
+		}
+		f.bk.sweep(now, false, emit)
+		for _, op := range batch {
+			n := len(f.ents)
+			f.decide(op, now, emit)
+			op.written = len(f.ents) > n
+		}
+		if len(f.ents) == 0 {
+			return nil
+		}
+		if err := f.append(); err != nil {
+			for _, op := range batch {
+				if op.written || op.kind == opState {
+					op.res, op.err = Reservation{}, err
+				}
+			}
+			return nil
+		}
+		if f.off > f.compactSize {
+			f.compact(now) // a failed compaction leaves a valid journal
+		}
+		return nil
+	})
+	if err != nil {
+		for _, op := range batch {
+			op.err = err
+		}
+	}
+}
+
+// decide runs op against the book, emitting the entries to append.
+func (f *File) decide(op *fileOp, now time.Time, emit func(entry)) {
+	switch op.kind {
+	case opReserve:
+		e, err := f.bk.reserve(&f.pol, f.limit, op.key, op.amount, now)
+		if err != nil {
+			op.err = err
+			return
+		}
+		emit(e)
+		op.res = Reservation{ID: e.id, Amount: e.amount, Generation: e.gen}
+	case opCommit, opCancel:
+		e, ok, err := f.bk.settle(op.r, op.kind == opCommit, op.amount)
+		if ok {
+			emit(e)
+		}
+		op.err = err
+	case opState:
+		op.st = f.bk.state(&f.pol, f.limit, op.key, now)
+	case opUnsettled:
+		op.list = f.bk.unsettled()
+	}
+}
+
+// locked runs fn holding the journal's flock.
+func (f *File) locked(fn func() error) error {
+	if err := flock(f.lock); err != nil {
+		return fmt.Errorf("%w: locking budget journal %s: %w", ErrUnavailable, f.path, err)
+	}
+	err := fn()
+	if uerr := funlock(f.lock); uerr != nil && err == nil {
+		err = fmt.Errorf("%w: unlocking budget journal %s: %w", ErrUnavailable, f.path, uerr)
+	}
+	return err
+}
+
+// unavailable wraps an I/O error on the journal.
+func (f *File) unavailable(what string, err error) error {
+	return fmt.Errorf("%w: %s budget journal %s: %w", ErrUnavailable, what, f.path, err)
+}
+
+// refresh brings bk up to date with the journal, under the flock: it
+// creates the journal if absent, reloads it if it was replaced (compacted by
+// another process) or if bk is stale, else applies the records appended
+// since off. A torn last record is cut off.
+func (f *File) refresh() error {
+	fi, err := os.Stat(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := f.create(); err != nil {
+			return err
+		}
+		fi, err = os.Stat(f.path)
+	}
+	if err != nil {
+		return f.unavailable("reading", err)
+	}
+	if f.jf != nil && !f.stale {
+		if cur, err := f.jf.Stat(); err == nil && os.SameFile(fi, cur) {
+			return f.readTail(cur.Size())
+		}
+	}
+	return f.reload()
+}
+
+// create writes an empty journal (the magic alone) atomically.
+func (f *File) create() error {
+	tmp := f.path + ".tmp"
+	if err := writeFileSync(tmp, []byte(journalMagic)); err != nil {
+		return f.unavailable("creating", err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return f.unavailable("creating", err)
+	}
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		return f.unavailable("creating", err)
+	}
+	return nil
+}
+
+// reload reads the whole journal into a new book.
+func (f *File) reload() error {
+	if f.jf != nil {
+		f.jf.Close()
+		f.jf = nil
+	}
+	jf, err := os.OpenFile(f.path, os.O_RDWR, 0)
+	if err != nil {
+		return f.unavailable("opening", err)
+	}
+	data, err := io.ReadAll(jf)
+	if err != nil {
+		jf.Close()
+		return f.unavailable("reading", err)
+	}
+	bk, good, err := decodeJournal(data)
+	if err != nil {
+		jf.Close()
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, f.path, err)
+	}
+	if good < len(data) {
+		if err := truncateSync(jf, int64(good)); err != nil {
+			jf.Close()
+			return f.unavailable("cutting the torn last record of", err)
+		}
+	}
+	f.jf, f.bk, f.off, f.stale = jf, bk, int64(good), false
+	return nil
+}
+
+// readTail applies the records appended after off.
+func (f *File) readTail(size int64) error {
+	if size == f.off {
+		return nil
+	}
+	if size < f.off {
+		return f.reload()
+	}
+	data := make([]byte, size-f.off)
+	if _, err := f.jf.ReadAt(data, f.off); err != nil {
+		f.stale = true
+		return f.unavailable("reading", err)
+	}
+	good, err := decodeRecords(data, f.bk.apply)
+	f.off += int64(good)
+	if err != nil {
+		f.stale = true
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, f.path, err)
+	}
+	if int64(good) < int64(len(data)) {
+		if err := truncateSync(f.jf, f.off); err != nil {
+			f.stale = true
+			return f.unavailable("cutting the torn last record of", err)
+		}
+	}
+	return nil
+}
+
+// append writes f.ents as one record at the end and fsyncs it. On failure
+// the book is marked stale (it holds entries that may not be on disk).
+func (f *File) append() error {
+	f.buf = appendRecord(f.buf[:0], f.ents)
+	if _, err := f.jf.WriteAt(f.buf, f.off); err != nil {
+		f.stale = true
+		return f.unavailable("writing", err)
+	}
+	if err := f.jf.Sync(); err != nil {
+		f.stale = true
+		return f.unavailable("syncing", err)
+	}
+	f.off += int64(len(f.buf))
+	return nil
+}
+
+// compact replaces the journal by a snapshot of the book, forgetting the
+// reservations whose lease expired more than a day ago.
+func (f *File) compact(now time.Time) {
+	f.bk.dropExpired(now.Add(-lateSettleRetention).UnixNano())
+	data := appendRecord([]byte(journalMagic), []entry{{kind: entSnapshot, snap: f.bk}})
+	tmp := f.path + ".tmp"
+	if err := writeFileSync(tmp, data); err != nil {
+		os.Remove(tmp)
+		f.stale = true
+		return
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		os.Remove(tmp)
+		f.stale = true
+		return
+	}
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		f.stale = true
+		return
+	}
+	f.stale = true // reopen the new journal on the next batch
+}
+
+func writeFileSync(name string, data []byte) error {
+	w, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return err
+	}
+	if err := w.Sync(); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func truncateSync(w *os.File, size int64) error {
+	if err := w.Truncate(size); err != nil {
+		return err
+	}
+	return w.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

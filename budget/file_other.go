@@ -1,0 +1,16 @@
+//go:build !unix
+
+package budget
+
+import (
+	"errors"
+	"os"
+)
+
+var errNoFlock = errors.New("file locking is not supported on this system")
+
+// flock fails: the File ledger needs flock(2).
+func flock(*os.File) error { return errNoFlock }
+
+// funlock fails: the File ledger needs flock(2).
+func funlock(*os.File) error { return errNoFlock }

@@ -1,0 +1,350 @@
+package budget
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// The journal format of a File ledger:
+//
+//	journal = magic record*
+//	magic   = "BAARJNL" 0x01
+//	record  = length:uint32le crc:uint32le payload[length]   (crc32c of payload)
+//	payload = entry+
+//
+// One record is written (and fsynced) per group commit. After a compaction
+// the journal is the magic and one record holding a snapshot entry. Integers
+// in entries are (u)varints; strings are a uvarint length and the bytes.
+const journalMagic = "BAARJNL\x01"
+
+const (
+	recordHeader = 8
+	// maxRecord bounds a record's payload; a longer length is garbage.
+	maxRecord = 256 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errCorrupt is the cause of a journal that cannot be read: damaged before
+// its last record, or not a journal.
+var errCorrupt = errors.New("corrupt budget journal")
+
+// appendRecord appends a record holding entries to dst.
+func appendRecord(dst []byte, entries []entry) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, recordHeader)...)
+	for i := range entries {
+		dst = appendEntry(dst, &entries[i])
+	}
+	payload := dst[start+recordHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendEntry(dst []byte, e *entry) []byte {
+	dst = append(dst, byte(e.kind))
+	switch e.kind {
+	case entReserve:
+		dst = binary.AppendUvarint(dst, e.id)
+		dst = binary.AppendUvarint(dst, e.gen)
+		dst = binary.AppendUvarint(dst, uint64(e.amount))
+		dst = binary.AppendVarint(dst, e.expiry)
+		dst = appendString(dst, e.key)
+	case entCommit:
+		dst = binary.AppendUvarint(dst, e.id)
+		dst = binary.AppendUvarint(dst, uint64(e.amount))
+	case entCancel, entExpire:
+		dst = binary.AppendUvarint(dst, e.id)
+	case entSnapshot:
+		dst = appendSnapshot(dst, e.snap)
+	}
+	return dst
+}
+
+func appendSnapshot(dst []byte, b *book) []byte {
+	dst = binary.AppendUvarint(dst, b.gen)
+	dst = binary.AppendUvarint(dst, b.lastID)
+	dst = binary.AppendUvarint(dst, uint64(len(b.windows)))
+	for g, w := range b.windows {
+		dst = binary.AppendUvarint(dst, g)
+		dst = binary.AppendUvarint(dst, uint64(w.global.spent))
+		dst = binary.AppendUvarint(dst, uint64(w.global.reserved))
+		dst = binary.AppendUvarint(dst, uint64(len(w.keys)))
+		for k, c := range w.keys {
+			dst = appendString(dst, k)
+			dst = binary.AppendUvarint(dst, uint64(c.spent))
+			dst = binary.AppendUvarint(dst, uint64(c.reserved))
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b.holds)))
+	for id, h := range b.holds {
+		dst = binary.AppendUvarint(dst, id)
+		dst = binary.AppendUvarint(dst, uint64(h.amount))
+		dst = binary.AppendUvarint(dst, h.gen)
+		dst = binary.AppendVarint(dst, h.expiry)
+		exp := byte(0)
+		if h.expired {
+			exp = 1
+		}
+		dst = append(dst, exp)
+		dst = appendString(dst, h.key)
+	}
+	return dst
+}
+
+// decoder reads entries from one record's payload.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", errCorrupt, what)
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// amount reads a non-negative Amount.
+func (d *decoder) amount(what string) Amount {
+	v := d.uvarint(what)
+	if v > uint64(MaxAmount) {
+		d.fail(what)
+		return 0
+	}
+	return Amount(v)
+}
+
+func (d *decoder) str(what string) string {
+	n := d.uvarint(what)
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) || n > maxKeyLen {
+		d.fail(what)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// count reads a collection length, each element taking at least min bytes.
+func (d *decoder) count(what string, min int) int {
+	n := d.uvarint(what)
+	if d.err == nil && n > uint64(len(d.b)/min) {
+		d.fail(what)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) entry() entry {
+	var e entry
+	if len(d.b) == 0 {
+		d.fail("entry")
+		return e
+	}
+	e.kind = entryKind(d.b[0])
+	d.b = d.b[1:]
+	switch e.kind {
+	case entReserve:
+		e.id = d.uvarint("reservation id")
+		e.gen = d.uvarint("generation")
+		e.amount = d.amount("reserved amount")
+		e.expiry = d.varint("lease expiry")
+		e.key = d.str("key")
+	case entCommit:
+		e.id = d.uvarint("reservation id")
+		e.amount = d.amount("billed amount")
+	case entCancel, entExpire:
+		e.id = d.uvarint("reservation id")
+	case entSnapshot:
+		e.snap = d.snapshot()
+	default:
+		d.fail("entry kind")
+	}
+	if e.kind != entSnapshot && e.id == 0 && d.err == nil {
+		d.fail("reservation id")
+	}
+	return e
+}
+
+func (d *decoder) snapshot() *book {
+	b := newBook()
+	b.gen = d.uvarint("generation")
+	b.lastID = d.uvarint("last id")
+	nw := d.count("window count", 4)
+	for range nw {
+		g := d.uvarint("window generation")
+		w := &window{global: counters{spent: d.amount("spent"), reserved: d.amount("reserved")}}
+		nk := d.count("key count", 3)
+		for range nk {
+			k := d.str("key")
+			c := &counters{spent: d.amount("spent"), reserved: d.amount("reserved")}
+			if d.err != nil {
+				return nil
+			}
+			w.key(k)
+			w.keys[k] = c
+		}
+		if d.err != nil {
+			return nil
+		}
+		if _, dup := b.windows[g]; dup {
+			d.fail("window generation")
+			return nil
+		}
+		b.windows[g] = w
+	}
+	nh := d.count("hold count", 6)
+	for range nh {
+		id := d.uvarint("reservation id")
+		h := &hold{amount: d.amount("held amount"), gen: d.uvarint("generation"), expiry: d.varint("lease expiry")}
+		if d.err == nil {
+			if len(d.b) == 0 || d.b[0] > 1 {
+				d.fail("expired flag")
+			} else {
+				h.expired = d.b[0] == 1
+				d.b = d.b[1:]
+			}
+		}
+		h.key = d.str("key")
+		if d.err != nil {
+			return nil
+		}
+		if _, dup := b.holds[id]; dup || id == 0 || id > b.lastID {
+			d.fail("hold id")
+			return nil
+		}
+		b.holds[id] = h
+		w := b.windows[h.gen]
+		if w == nil {
+			w = &window{}
+			b.windows[h.gen] = w
+		}
+		w.holds++
+		if !h.expired {
+			b.leases = append(b.leases, lease{at: h.expiry, id: id})
+		}
+	}
+	if d.err != nil {
+		return nil
+	}
+	heap.Init(&b.leases)
+	return b
+}
+
+// decodePayload returns the entries of one record's payload.
+func decodePayload(p []byte) ([]entry, error) {
+	d := decoder{b: p}
+	var es []entry
+	for len(d.b) > 0 && d.err == nil {
+		e := d.entry()
+		if d.err == nil {
+			es = append(es, e)
+		}
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(es) == 0 {
+		return nil, fmt.Errorf("%w: empty record", errCorrupt)
+	}
+	return es, nil
+}
+
+// readRecord reads the record at the start of b: its entries and size. ok
+// is false when b does not start with a whole, valid record.
+func readRecord(b []byte) (es []entry, size int, ok bool) {
+	if len(b) < recordHeader {
+		return nil, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n == 0 || n > maxRecord || uint64(n) > uint64(len(b)-recordHeader) {
+		return nil, 0, false
+	}
+	payload := b[recordHeader : recordHeader+int(n)]
+	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, 0, false
+	}
+	es, err := decodePayload(payload)
+	if err != nil {
+		return nil, 0, false
+	}
+	return es, recordHeader + int(n), true
+}
+
+// decodeRecords decodes the records of b (a journal without its magic),
+// calling apply for each entry in order. It returns the length of the valid
+// prefix. A damaged record with no valid record after it is the torn tail of
+// an interrupted write: good is its offset and err is nil; the caller
+// ignores (and truncates) it. A damaged record followed by a valid one is
+// corruption: err matches errCorrupt.
+func decodeRecords(b []byte, apply func(entry)) (good int, err error) {
+	for good < len(b) {
+		es, n, ok := readRecord(b[good:])
+		if !ok {
+			for p := good + 1; p+recordHeader < len(b); p++ {
+				if _, _, ok := readRecord(b[p:]); ok {
+					return good, fmt.Errorf("%w: damaged record at offset %d followed by a valid one at offset %d", errCorrupt, good, p)
+				}
+			}
+			return good, nil
+		}
+		for _, e := range es {
+			apply(e)
+		}
+		good += n
+	}
+	return good, nil
+}
+
+// decodeJournal decodes a whole journal into a book. It returns the length
+// of the valid prefix, which is shorter than data when the last record is
+// torn.
+func decodeJournal(data []byte) (*book, int, error) {
+	if len(data) < len(journalMagic) || string(data[:len(journalMagic)]) != journalMagic {
+		return nil, 0, fmt.Errorf("%w: not a baar budget journal (bad magic)", errCorrupt)
+	}
+	b := newBook()
+	good, err := decodeRecords(data[len(journalMagic):], b.apply)
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, len(journalMagic) + good, nil
+}

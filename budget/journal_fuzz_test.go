@@ -1,0 +1,93 @@
+package budget
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// record returns the bytes of one journal record holding es.
+func record(es ...entry) []byte { return appendRecord(nil, es) }
+
+// fuzzJournal is a valid journal: reservations, settlements, an expiry and
+// a snapshot.
+func fuzzJournal() []byte {
+	b := newBook()
+	es := []entry{
+		{kind: entReserve, id: 1, gen: 3, amount: 5 * Dollar, expiry: 100, key: "u1"},
+		{kind: entReserve, id: 2, gen: 3, amount: 2 * Dollar, expiry: 200},
+		{kind: entCommit, id: 1, amount: 4 * Dollar},
+		{kind: entReserve, id: 3, gen: 4, amount: Dollar, expiry: 300, key: "u2"},
+		{kind: entExpire, id: 2},
+	}
+	for _, e := range es {
+		b.apply(e)
+	}
+	data := []byte(journalMagic)
+	data = appendRecord(data, es[:2])
+	data = appendRecord(data, es[2:])
+	data = appendRecord(data, []entry{{kind: entSnapshot, snap: b.clone()}, {kind: entCancel, id: 3}})
+	return data
+}
+
+// FuzzJournalDecode decodes arbitrary bytes as a journal, and arbitrary
+// bytes appended to a valid journal: the decoder must never panic, a valid
+// prefix must never be lost (the damaged tail is cut off, or the journal is
+// reported corrupt), and the valid prefix it reports must decode again to
+// the same book.
+func FuzzJournalDecode(f *testing.F) {
+	valid := fuzzJournal()
+	f.Add([]byte{}, false)
+	f.Add(valid[len(journalMagic):], false)
+	f.Add(valid[len(journalMagic):len(valid)-3], false)
+	f.Add([]byte{5, 0, 0, 0, 1, 2, 3, 4, 1, 1}, true)
+	f.Add(make([]byte, 64), true)
+	f.Add(append(record(entry{kind: entCancel, id: 7}), 0xff, 0xff), true)
+	f.Add(record(entry{kind: entSnapshot, snap: newBook()}), true)
+	f.Fuzz(func(t *testing.T, tail []byte, afterValid bool) {
+		prefix := []byte(journalMagic)
+		if afterValid {
+			prefix = valid
+		}
+		data := append(append([]byte{}, prefix...), tail...)
+		b, good, err := decodeJournal(data)
+		if err != nil {
+			require.True(t, errors.Is(err, errCorrupt), "%v", err)
+			return
+		}
+		require.LessOrEqual(t, good, len(data))
+		require.GreaterOrEqual(t, good, len(prefix), "the valid prefix is kept")
+		b2, good2, err := decodeJournal(data[:good])
+		require.NoError(t, err)
+		require.Equal(t, good, good2)
+		assert.Equal(t, b.lastID, b2.lastID)
+		assert.Equal(t, b.gen, b2.gen)
+		assert.Equal(t, len(b.holds), len(b2.holds))
+		assert.Equal(t, b.unsettled(), b2.unsettled())
+		// The snapshot of what was decoded decodes to the same book.
+		snap := appendRecord([]byte(journalMagic), []entry{{kind: entSnapshot, snap: b}})
+		b3, _, err := decodeJournal(snap)
+		require.NoError(t, err)
+		assert.Equal(t, b.unsettled(), b3.unsettled())
+		for g, w := range b.windows {
+			w3 := b3.windows[g]
+			if assert.NotNil(t, w3) {
+				assert.Equal(t, w.global, w3.global)
+				assert.Equal(t, len(w.keys), len(w3.keys))
+			}
+		}
+	})
+}
+
+func TestFuzzJournalValid(t *testing.T) {
+	b, good, err := decodeJournal(fuzzJournal())
+	require.NoError(t, err)
+	assert.Equal(t, len(fuzzJournal()), good)
+	assert.Equal(t, uint64(3), b.lastID)
+	assert.Equal(t, []Reservation{{ID: 2, Amount: 2 * Dollar, Generation: 3}}, b.unsettled(), "2 expired, unsettled")
+	assert.Equal(t, counters{spent: 6 * Dollar}, b.windows[3].global, "1 committed at $4, 2 charged $2")
+	assert.Equal(t, counters{spent: 4 * Dollar}, *b.windows[3].keys["u1"])
+	assert.Equal(t, counters{}, b.windows[4].global, "3 cancelled")
+}

@@ -1,0 +1,286 @@
+package redisledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baarcore/baar/budget"
+)
+
+// MaxLimit is the largest limit (and reservation) a Redis ledger accepts:
+// 2^53 nano-dollars, about $9 million, the largest integer the scripts'
+// Lua numbers compare exactly.
+const MaxLimit budget.Amount = 1 << 53
+
+// lateSettleRetention is how long an expired reservation is remembered for
+// a late settlement.
+const lateSettleRetention = 24 * time.Hour
+
+// Ledger is a [budget.Ledger] kept in Redis, shared by every process that
+// uses the same Redis and budget name. It enforces a [budget.Policy]: a
+// global budget and budgets per key chosen through the context
+// ([budget.ContextWithKey]), a calendar window, and reservation leases.
+//
+// Each operation is one Lua script, so the check and the reservation of both
+// the global and the key's budget are one atomic step for all processes.
+// The budget's keys share the hash tag {baar:<name>}, so they live in one
+// slot of a Redis Cluster.
+//
+// A reservation is leased ([budget.Policy.Lease]). One still open when its
+// lease expires — its holder died, or is very slow — is charged as spent at
+// its full amount by the next operation; a settlement arriving later (within
+// a day) corrects the charge to the actual amount. Leases and windows follow
+// the clock of the process making each call ([budget.Policy.Now]): keep the
+// machines' clocks synchronized.
+//
+// Every error of Redis itself — unreachable, timed out, or an answer that is
+// not what the scripts return — matches [budget.ErrUnavailable], so that
+// callers fail closed; the ledger works again as soon as Redis answers
+// (go-redis reconnects). Ledger is safe for concurrent use.
+type Ledger struct {
+	c      redis.UniversalClient
+	name   string
+	prefix string
+	keys   []string
+	limit  budget.Amount
+	pol    budget.Policy
+}
+
+var _ budget.Ledger = (*Ledger)(nil)
+
+// New returns the ledger of the budget name in the Redis client c, with the
+// global limit and policy p. The limit and policy are not stored in Redis:
+// every process sharing the budget should give the same ones. New does not
+// contact Redis.
+//
+// It returns an error matching [budget.ErrInvalid] when c is nil, name is
+// empty or holds '{' or '}', a limit is negative or above [MaxLimit], or p is
+// invalid.
+func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Policy) (*Ledger, error) {
+	switch {
+	case c == nil:
+		return nil, fmt.Errorf("%w: redisledger: nil Redis client", budget.ErrInvalid)
+	case name == "" || strings.ContainsAny(name, "{}"):
+		return nil, fmt.Errorf("%w: redisledger: budget name %q must be non-empty, without braces", budget.ErrInvalid, name)
+	}
+	if err := checkLimit("budget limit", limit); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkLimit("per-key budget limit", p.KeyLimit); err != nil {
+		return nil, err
+	}
+	for k, l := range p.KeyLimits {
+		if err := checkLimit(fmt.Sprintf("budget limit of key %q", k), l); err != nil {
+			return nil, err
+		}
+	}
+	prefix := "{baar:" + name + "}"
+	return &Ledger{
+		c: c, name: name, prefix: prefix, limit: limit, pol: p,
+		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease"},
+	}, nil
+}
+
+func checkLimit(what string, l budget.Amount) error {
+	if l < 0 || l > MaxLimit {
+		return fmt.Errorf("%w: redisledger: %s %v is outside [$0, %v]", budget.ErrInvalid, what, l, MaxLimit)
+	}
+	return nil
+}
+
+// Name returns the budget's name.
+func (l *Ledger) Name() string { return l.name }
+
+func (l *Ledger) now() time.Time {
+	if l.pol.Now != nil {
+		return l.pol.Now()
+	}
+	return time.Now()
+}
+
+func (l *Ledger) lease() time.Duration {
+	if l.pol.Lease > 0 {
+		return l.pol.Lease
+	}
+	return budget.DefaultLease
+}
+
+func ms(t time.Time) string      { return strconv.FormatInt(t.UnixMilli(), 10) }
+func amt(a budget.Amount) string { return strconv.FormatInt(int64(a), 10) }
+func u64(n uint64) string        { return strconv.FormatUint(n, 10) }
+
+var retentionMS = strconv.FormatInt(lateSettleRetention.Milliseconds(), 10)
+
+// unavailable wraps an error of Redis.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("redisledger %s: %w: %w", op, budget.ErrUnavailable, err)
+}
+
+// garbage is the error of an answer the scripts cannot have given.
+func garbage(op string, v any) error {
+	return fmt.Errorf("redisledger %s: %w: unexpected answer %.100v", op, budget.ErrUnavailable, v)
+}
+
+// Reserve implements [budget.Ledger.Reserve] for the global budget and the
+// budget of ctx's key, if it has one; a refusal by the key's budget wraps an
+// *[budget.ExceededError] carrying that budget's figures. It returns an
+// error matching [budget.ErrInvalid] for a negative amount or one above
+// MaxLimit, without contacting Redis.
+func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Reservation, error) {
+	if err := ctx.Err(); err != nil {
+		return budget.Reservation{}, err
+	}
+	if amount < 0 || amount > MaxLimit {
+		return budget.Reservation{}, fmt.Errorf("%w: redisledger: reservation amount %v is outside [$0, %v]", budget.ErrInvalid, amount, MaxLimit)
+	}
+	key, _ := budget.KeyFromContext(ctx)
+	keyLimit, hasKey := l.pol.KeyLimitOf(key)
+	if !hasKey {
+		key = ""
+	}
+	now := l.now()
+	gen, end := l.pol.Window.Bounds(now)
+	ttl := "0"
+	if gen != 0 {
+		ttl = strconv.FormatInt((end.Sub(now) + lateSettleRetention + l.lease()).Milliseconds(), 10)
+	}
+	v, err := reserveScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
+		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl).Result()
+	if err != nil {
+		return budget.Reservation{}, unavailable("reserve", err)
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) < 3 {
+		return budget.Reservation{}, garbage("reserve", v)
+	}
+	switch status, _ := a[0].(int64); {
+	case status == 1 && len(a) == 3:
+		id, ok1 := a[1].(int64)
+		g, ok2 := a[2].(int64)
+		if !ok1 || !ok2 || id < 1 || g < 0 || uint64(g) < gen {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
+		return budget.Reservation{ID: uint64(id), Amount: amount, Generation: uint64(g)}, nil
+	case status == 0 && len(a) == 4:
+		scope, ok := a[1].(int64)
+		spent, err1 := parseAmount(a[2])
+		reserved, err2 := parseAmount(a[3])
+		if !ok || scope < 0 || scope > 1 || err1 != nil || err2 != nil {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
+		if scope == 1 {
+			return budget.Reservation{}, fmt.Errorf("budget of key %q: %w", key,
+				&budget.ExceededError{Limit: keyLimit, Spent: spent, Reserved: reserved, Requested: amount})
+		}
+		return budget.Reservation{}, &budget.ExceededError{Limit: l.limit, Spent: spent, Reserved: reserved, Requested: amount}
+	}
+	return budget.Reservation{}, garbage("reserve", v)
+}
+
+// parseAmount parses a figure the scripts return as a decimal string.
+func parseAmount(v any) (budget.Amount, error) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, errors.New("not a string")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return budget.Amount(max(n, 0)), nil
+}
+
+// Commit implements [budget.Ledger.Commit]. Committing a reservation whose
+// lease expired corrects its charge to actual. A negative actual settles r
+// at its reserved amount and returns an error matching [budget.ErrInvalid].
+// ctx is used for the call to Redis only (the router gives one that is
+// never cancelled).
+func (l *Ledger) Commit(ctx context.Context, r budget.Reservation, actual budget.Amount) error {
+	billed := actual
+	if actual < 0 {
+		billed = r.Amount
+	}
+	if err := l.settle(ctx, "commit", r, true, billed); err != nil {
+		return err
+	}
+	if actual < 0 {
+		return fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", budget.ErrInvalid, actual, r.ID, r.Amount)
+	}
+	return nil
+}
+
+// Cancel implements [budget.Ledger.Cancel]. Cancelling a reservation whose
+// lease expired refunds its charge.
+func (l *Ledger) Cancel(ctx context.Context, r budget.Reservation) error {
+	return l.settle(ctx, "cancel", r, false, 0)
+}
+
+func (l *Ledger) settle(ctx context.Context, op string, r budget.Reservation, commit bool, actual budget.Amount) error {
+	if r.ID == 0 || r.Amount < 0 || r.Amount > MaxLimit || r.ID > 1<<53 {
+		return fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
+	}
+	c := "0"
+	if commit {
+		c = "1"
+	}
+	v, err := settleScript.Run(ctx, l.c, l.keys, l.prefix, u64(r.ID), amt(r.Amount), u64(r.Generation), c, amt(actual)).Result()
+	if err != nil {
+		return unavailable(op, err)
+	}
+	switch n, _ := v.(int64); {
+	case n == 0 || n == 1 || n == 2:
+		if _, ok := v.(int64); !ok {
+			return garbage(op, v)
+		}
+		return nil
+	case n == -1:
+		return fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
+	}
+	return garbage(op, v)
+}
+
+// State implements [budget.Ledger.State]: the state of the budget that binds
+// calls made with ctx, the one with the least remaining among the global
+// budget and the budget of ctx's key.
+func (l *Ledger) State(ctx context.Context) (budget.State, error) {
+	key, _ := budget.KeyFromContext(ctx)
+	keyLimit, hasKey := l.pol.KeyLimitOf(key)
+	if !hasKey {
+		key = ""
+	}
+	now := l.now()
+	gen, _ := l.pol.Window.Bounds(now)
+	v, err := stateScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), key, retentionMS).Result()
+	if err != nil {
+		return budget.State{}, unavailable("state", err)
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != 5 {
+		return budget.State{}, garbage("state", v)
+	}
+	var f [4]budget.Amount
+	for i := range f {
+		if f[i], err = parseAmount(a[i+1]); err != nil {
+			return budget.State{}, garbage("state", v)
+		}
+	}
+	if _, ok := a[0].(int64); !ok {
+		return budget.State{}, garbage("state", v)
+	}
+	global := budget.State{Limit: l.limit, Spent: f[0], Reserved: f[1]}
+	if hasKey {
+		if k := (budget.State{Limit: keyLimit, Spent: f[2], Reserved: f[3]}); k.Remaining() < global.Remaining() {
+			return k, nil
+		}
+	}
+	return global, nil
+}

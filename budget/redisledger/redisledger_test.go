@@ -1,0 +1,303 @@
+package redisledger_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/budget/ledgertest"
+	"github.com/baarcore/baar/budget/redisledger"
+)
+
+// redisClient returns a client of the Redis at BAAR_REDIS_ADDR (default
+// 127.0.0.1:6379). When nothing answers there the test is skipped, or fails
+// when BAAR_REQUIRE_REDIS=1 (as in CI).
+func redisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := os.Getenv("BAAR_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, PoolSize: 128})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		if os.Getenv("BAAR_REQUIRE_REDIS") == "1" {
+			t.Fatalf("BAAR_REQUIRE_REDIS=1 but no Redis answers at %s: %v", addr, err)
+		}
+		t.Skipf("no Redis at %s (%v): start one or set BAAR_REDIS_ADDR; set BAAR_REQUIRE_REDIS=1 to fail instead", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// budgetName returns a fresh budget name whose keys are deleted when the
+// test ends.
+func budgetName(t testing.TB, c *redis.Client) string {
+	t.Helper()
+	name := fmt.Sprintf("test-%s-%x", strings.ReplaceAll(t.Name(), "/", "-"), rand.Uint64())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		var keys []string
+		iter := c.Scan(ctx, 0, "{baar:"+name+"}*", 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+	})
+	return name
+}
+
+func newLedger(t testing.TB, c redis.UniversalClient, name string, limit budget.Amount, p budget.Policy) *redisledger.Ledger {
+	t.Helper()
+	l, err := redisledger.New(c, name, limit, p)
+	require.NoError(t, err)
+	return l
+}
+
+func TestConformance(t *testing.T) {
+	c := redisClient(t)
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+		return newLedger(t, c, budgetName(t, c), limit, p)
+	})
+}
+
+// TestSharedConformance runs the conformance tests on two ledgers of one
+// budget, each with its own connection pool, alternating operations.
+func TestSharedConformance(t *testing.T) {
+	c1, c2 := redisClient(t), redisClient(t)
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+		name := budgetName(t, c1)
+		return &alternating{ls: [2]budget.Ledger{newLedger(t, c1, name, limit, p), newLedger(t, c2, name, limit, p)}}
+	})
+}
+
+type alternating struct {
+	mu sync.Mutex
+	n  int
+	ls [2]budget.Ledger
+}
+
+func (a *alternating) next() budget.Ledger {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	return a.ls[a.n%2]
+}
+
+func (a *alternating) Reserve(ctx context.Context, x budget.Amount) (budget.Reservation, error) {
+	return a.next().Reserve(ctx, x)
+}
+
+func (a *alternating) Commit(ctx context.Context, r budget.Reservation, x budget.Amount) error {
+	return a.next().Commit(ctx, r, x)
+}
+
+func (a *alternating) Cancel(ctx context.Context, r budget.Reservation) error {
+	return a.next().Cancel(ctx, r)
+}
+
+func (a *alternating) State(ctx context.Context) (budget.State, error) { return a.next().State(ctx) }
+
+func TestKeysShareHashTag(t *testing.T) {
+	c := redisClient(t)
+	name := budgetName(t, c)
+	ctx := context.Background()
+	clk := ledgertest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := newLedger(t, c, name, budget.Dollar, budget.Policy{KeyLimit: budget.Dollar, Lease: time.Second, Now: clk.Now, Window: budget.Window{Period: budget.Monthly}})
+	_, err := l.Reserve(budget.ContextWithKey(ctx, "u"), budget.Cent)
+	require.NoError(t, err)
+	_, err = l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	clk.Add(time.Minute)
+	_, err = l.State(ctx)
+	require.NoError(t, err)
+	keys, err := c.Keys(ctx, "*"+name+"*").Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 5, "%v", keys) // gen seq w:<gen> x:1 x:2 (open and lease emptied: gone)
+	slot := -1
+	for _, k := range keys {
+		assert.True(t, strings.HasPrefix(k, "{baar:"+name+"}:"), k)
+		s, err := c.ClusterKeySlot(ctx, k).Result()
+		if err != nil { // not a cluster: compute nothing more
+			continue
+		}
+		if slot >= 0 {
+			assert.Equal(t, int64(slot), s)
+		}
+		slot = int(s)
+	}
+	ttl, err := c.PTTL(ctx, "{baar:"+name+"}:w:"+fmt.Sprint(12*(2025-1970)+1)).Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, 30*24*time.Hour, "a window's key lives until a day after its end")
+}
+
+func TestNewInvalid(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	for name, f := range map[string]func() error{
+		"nil client": func() error { _, err := redisledger.New(nil, "a", 1, budget.Policy{}); return err },
+		"empty name": func() error { _, err := redisledger.New(c, "", 1, budget.Policy{}); return err },
+		"braces":     func() error { _, err := redisledger.New(c, "a}b", 1, budget.Policy{}); return err },
+		"negative":   func() error { _, err := redisledger.New(c, "a", -1, budget.Policy{}); return err },
+		"too big":    func() error { _, err := redisledger.New(c, "a", redisledger.MaxLimit+1, budget.Policy{}); return err },
+		"key too big": func() error {
+			_, err := redisledger.New(c, "a", 1, budget.Policy{KeyLimit: budget.MaxAmount})
+			return err
+		},
+		"key limits": func() error {
+			_, err := redisledger.New(c, "a", 1, budget.Policy{KeyLimits: map[string]budget.Amount{"k": -5}})
+			return err
+		},
+		"lease": func() error { _, err := redisledger.New(c, "a", 1, budget.Policy{Lease: -1}); return err },
+	} {
+		assert.ErrorIs(t, f(), budget.ErrInvalid, name)
+	}
+	l, err := redisledger.New(c, "a", redisledger.MaxLimit, budget.Policy{})
+	require.NoError(t, err)
+	assert.Equal(t, "a", l.Name())
+	_, err = l.Reserve(context.Background(), -1)
+	assert.ErrorIs(t, err, budget.ErrInvalid)
+	_, err = l.Reserve(context.Background(), redisledger.MaxLimit+1)
+	assert.ErrorIs(t, err, budget.ErrInvalid)
+	assert.ErrorIs(t, l.Cancel(context.Background(), budget.Reservation{}), budget.ErrInvalid)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = l.Reserve(ctx, 1)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// TestUnreachable checks that a ledger whose Redis does not answer fails
+// closed with errors matching budget.ErrUnavailable.
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	l := newLedger(t, c, "down", budget.Dollar, budget.Policy{})
+	ctx := context.Background()
+	_, err = l.Reserve(ctx, 1)
+	assert.ErrorIs(t, err, budget.ErrUnavailable)
+	assert.NotErrorIs(t, err, budget.ErrExceeded)
+	_, err = l.State(ctx)
+	assert.ErrorIs(t, err, budget.ErrUnavailable)
+	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1, Amount: 1}, 1), budget.ErrUnavailable)
+	assert.ErrorIs(t, l.Cancel(ctx, budget.Reservation{ID: 1, Amount: 1}), budget.ErrUnavailable)
+}
+
+// TestGarbage checks answers that are not the scripts': from a server that
+// answers every command with a constant, and from a budget whose keys were
+// overwritten with values of the wrong type.
+func TestGarbage(t *testing.T) {
+	ctx := context.Background()
+	for _, answer := range []string{"+OK\r\n", ":7\r\n", "*2\r\n:1\r\n$3\r\nabc\r\n", "-ERR nope\r\n", "*3\r\n:1\r\n:-4\r\n:0\r\n"} {
+		addr := fakeRedis(t, answer)
+		c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
+		l := newLedger(t, c, "g", budget.Dollar, budget.Policy{})
+		_, err := l.Reserve(ctx, 1)
+		assert.ErrorIs(t, err, budget.ErrUnavailable, "%q", answer)
+		_, err = l.State(ctx)
+		assert.ErrorIs(t, err, budget.ErrUnavailable, "%q", answer)
+		if answer != ":7\r\n" {
+			assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1, Amount: 1}, 1), budget.ErrUnavailable, "%q", answer)
+		}
+		c.Close()
+	}
+
+	c := redisClient(t)
+	name := budgetName(t, c)
+	l := newLedger(t, c, name, budget.Dollar, budget.Policy{})
+	require.NoError(t, c.HSet(ctx, "{baar:"+name+"}:seq", "x", "y").Err())
+	_, err := l.Reserve(ctx, 1)
+	assert.ErrorIs(t, err, budget.ErrUnavailable)
+}
+
+// fakeRedis serves answer to every command it reads, until the test ends.
+func fakeRedis(t *testing.T, answer string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := conn.Read(buf)
+					if err != nil {
+						return
+					}
+					// One answer per command ('*' starts each command).
+					for _, b := range buf[:n] {
+						if b == '*' {
+							if _, err := conn.Write([]byte(answer)); err != nil {
+								return
+							}
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestLeaseExpiry checks that a reservation whose holder vanished is charged
+// as spent when its lease expires, by another process's next operation.
+func TestLeaseExpiry(t *testing.T) {
+	c := redisClient(t)
+	name := budgetName(t, c)
+	ctx := context.Background()
+	clk := ledgertest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := budget.Policy{Lease: 2 * time.Minute, Now: clk.Now}
+	dead := newLedger(t, c, name, 10*budget.Dollar, p)
+	_, err := dead.Reserve(ctx, 6*budget.Dollar)
+	require.NoError(t, err)
+	live := newLedger(t, redisClient(t), name, 10*budget.Dollar, p)
+	_, err = live.Reserve(ctx, 5*budget.Dollar)
+	require.ErrorIs(t, err, budget.ErrExceeded)
+	clk.Add(2*time.Minute + time.Millisecond)
+	st, err := live.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Spent: 6 * budget.Dollar}, st)
+	_, err = live.Reserve(ctx, 5*budget.Dollar)
+	assert.ErrorIs(t, err, budget.ErrExceeded, "the expired reservation stays spent")
+}
+
+func TestLargeAmounts(t *testing.T) {
+	c := redisClient(t)
+	l := newLedger(t, c, budgetName(t, c), redisledger.MaxLimit, budget.Policy{})
+	ctx := context.Background()
+	r, err := l.Reserve(ctx, redisledger.MaxLimit-1)
+	require.NoError(t, err)
+	_, err = l.Reserve(ctx, 2)
+	var ex *budget.ExceededError
+	require.ErrorAs(t, err, &ex)
+	assert.Equal(t, budget.ExceededError{Limit: redisledger.MaxLimit, Reserved: redisledger.MaxLimit - 1, Requested: 2}, *ex)
+	require.NoError(t, l.Commit(ctx, r, redisledger.MaxLimit-3))
+	st, err := l.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.State{Limit: redisledger.MaxLimit, Spent: redisledger.MaxLimit - 3}, st)
+	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 5, Amount: 1}, 1), budget.ErrInvalid)
+	assert.NoError(t, l.Commit(ctx, budget.Reservation{ID: r.ID, Amount: 1}, 1), "already settled: a no-op")
+}

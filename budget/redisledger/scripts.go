@@ -1,0 +1,140 @@
+package redisledger
+
+import "github.com/redis/go-redis/v9"
+
+// The keys of one budget, all under the hash tag {baar:<name>} so that they
+// live in one Redis Cluster slot (P is the prefix "{baar:<name>}"):
+//
+//	P:gen         the latest window generation seen
+//	P:seq         the last reservation ID issued
+//	P:open        hash: ID → "amount:gen:expiry:key" of open reservations
+//	P:lease       sorted set: ID scored by lease expiry (ms)
+//	P:w:<gen>     hash: spent, res, s:<key>, r:<key> of one window
+//	P:x:<id>      "amount:gen:key" of a reservation whose lease expired
+//	              (charged as spent), kept a day for a late settlement
+//
+// The first four are passed as KEYS; the window and expired-reservation keys
+// are built by the scripts from the prefix, in the same slot. Amounts are
+// passed and stored as decimal strings and only ever added with HINCRBY
+// (exact int64); the Lua comparison limit − spent − reserved < amount uses
+// doubles, exact while every figure is at most 2^53.
+
+// prelude is shared by the scripts: argument helpers and the lease sweep.
+const prelude = `
+local function incr(h, field, amt, neg)
+  if amt ~= '0' then
+    if neg then amt = '-' .. amt end
+    redis.call('HINCRBY', h, field, amt)
+  end
+end
+
+local function book(w, key, res, resneg, spent, spentneg)
+  if redis.call('EXISTS', w) == 0 then return end
+  if res then incr(w, 'res', res, resneg) end
+  if spent then incr(w, 'spent', spent, spentneg) end
+  if key ~= '' then
+    if res then incr(w, 'r:' .. key, res, resneg) end
+    if spent then incr(w, 's:' .. key, spent, spentneg) end
+  end
+end
+
+-- sweep charges as spent the open reservations whose lease expired by now.
+local function sweep(P, now, retention)
+  local ids = redis.call('ZRANGEBYSCORE', P .. ':lease', '-inf', now, 'LIMIT', 0, 256)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', P .. ':lease', id)
+    local v = redis.call('HGET', P .. ':open', id)
+    if v then
+      redis.call('HDEL', P .. ':open', id)
+      local amt, g, _, key = string.match(v, '^(%d+):(%d+):(%d+):(.*)$')
+      if amt then
+        book(P .. ':w:' .. g, key, amt, true, amt, false)
+        redis.call('SET', P .. ':x:' .. id, amt .. ':' .. g .. ':' .. key, 'PX', retention)
+      end
+    end
+  end
+end
+
+-- generation returns the current generation: the caller's, never older
+-- than the latest seen.
+local function generation(genkey, g)
+  local cur = redis.call('GET', genkey)
+  if cur and tonumber(cur) >= tonumber(g) then return cur end
+  redis.call('SET', genkey, g)
+  return g
+end
+`
+
+// reserveScript: KEYS gen, seq, open, lease; ARGV prefix, now ms, gen,
+// amount, limit, key, key limit, lease expiry ms, retention ms, window TTL
+// ms (0: none). It returns {1, id, gen} or {0, scope (0 global, 1 key),
+// spent, reserved} with the refusing budget's figures.
+var reserveScript = redis.NewScript(prelude + `
+local P = ARGV[1]
+sweep(P, ARGV[2], ARGV[9])
+local g = generation(KEYS[1], ARGV[3])
+local w = P .. ':w:' .. g
+local amt, key = ARGV[4], ARGV[6]
+local f = redis.call('HMGET', w, 'spent', 'res', 's:' .. key, 'r:' .. key)
+local s, r = f[1] or '0', f[2] or '0'
+if tonumber(ARGV[5]) - tonumber(s) - tonumber(r) < tonumber(amt) then
+  return {0, 0, s, r}
+end
+if key ~= '' then
+  s, r = f[3] or '0', f[4] or '0'
+  if tonumber(ARGV[7]) - tonumber(s) - tonumber(r) < tonumber(amt) then
+    return {0, 1, s, r}
+  end
+end
+local id = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[3], id, amt .. ':' .. g .. ':' .. ARGV[8] .. ':' .. key)
+redis.call('ZADD', KEYS[4], ARGV[8], id)
+redis.call('HINCRBY', w, 'res', amt)
+if key ~= '' then redis.call('HINCRBY', w, 'r:' .. key, amt) end
+if ARGV[10] ~= '0' then redis.call('PEXPIRE', w, ARGV[10]) end
+return {1, id, tonumber(g)}
+`)
+
+// settleScript: KEYS gen, seq, open, lease; ARGV prefix, id, amount, gen,
+// commit (1) or cancel (0), actual. It returns 1 (settled), 2 (a late
+// settlement corrected the charge of an expired reservation), 0 (already
+// settled) or -1 (not issued by this ledger).
+var settleScript = redis.NewScript(prelude + `
+local P, id = ARGV[1], ARGV[2]
+local commit = ARGV[5] == '1'
+local v = redis.call('HGET', KEYS[3], id)
+if v then
+  local amt, g, _, key = string.match(v, '^(%d+):(%d+):(%d+):(.*)$')
+  if amt ~= ARGV[3] or g ~= ARGV[4] then return -1 end
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+  local spent = nil
+  if commit then spent = ARGV[6] end
+  book(P .. ':w:' .. g, key, amt, true, spent, false)
+  return 1
+end
+v = redis.call('GET', P .. ':x:' .. id)
+if v then
+  local amt, g, key = string.match(v, '^(%d+):(%d+):(.*)$')
+  if amt ~= ARGV[3] or g ~= ARGV[4] then return -1 end
+  redis.call('DEL', P .. ':x:' .. id)
+  local w = P .. ':w:' .. g
+  book(w, key, nil, false, amt, true)
+  if commit then book(w, key, nil, false, ARGV[6], false) end
+  return 2
+end
+local n = tonumber(id)
+if n < 1 or n > tonumber(redis.call('GET', KEYS[2]) or '0') then return -1 end
+return 0
+`)
+
+// stateScript: KEYS gen, seq, open, lease; ARGV prefix, now ms, gen, key,
+// retention ms. It returns {gen, spent, reserved, key spent, key reserved}.
+var stateScript = redis.NewScript(prelude + `
+local P = ARGV[1]
+sweep(P, ARGV[2], ARGV[5])
+local g = generation(KEYS[1], ARGV[3])
+local key = ARGV[4]
+local f = redis.call('HMGET', P .. ':w:' .. g, 'spent', 'res', 's:' .. key, 'r:' .. key)
+return {tonumber(g), f[1] or '0', f[2] or '0', f[3] or '0', f[4] or '0'}
+`)

@@ -1,0 +1,123 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DefaultLease is the lease of a reservation when [Policy.Lease] is 0.
+const DefaultLease = 10 * time.Minute
+
+// lateSettleRetention is how long a ledger remembers a reservation whose lease
+// expired, so that a late settlement can correct its charge.
+const lateSettleRetention = 24 * time.Hour
+
+type keyContextKey struct{}
+
+// ContextWithKey returns a copy of ctx carrying the budget key (a user,
+// tenant or session id) whose budget applies to the calls made with it, in
+// addition to the global budget. The empty key means no key.
+func ContextWithKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyContextKey{}, key)
+}
+
+// KeyFromContext returns the budget key carried by ctx and whether it carries
+// a non-empty one.
+func KeyFromContext(ctx context.Context) (string, bool) {
+	if ctx == nil {
+		return "", false
+	}
+	k, _ := ctx.Value(keyContextKey{}).(string)
+	return k, k != ""
+}
+
+// Policy is what a ledger enforces beyond its global limit: budgets per key,
+// a calendar window and leases. The zero Policy means one global budget that
+// never resets, [DefaultLease] and [time.Now]. A Policy must not be changed
+// after it was given to a ledger.
+//
+// Every call must fit the global budget and, when its context carries a key
+// ([ContextWithKey]) that has a budget, that key's budget; a reservation
+// holds both or neither.
+type Policy struct {
+	// KeyLimit is the limit of the budget of each key not in KeyLimits. 0
+	// means that such keys have no budget of their own: only the global one
+	// applies to them.
+	KeyLimit Amount
+	// KeyLimits are the limits of particular keys (a limit of 0 blocks the
+	// key).
+	KeyLimits map[string]Amount
+	// Window is when every budget (global and per key) starts again from $0.
+	// The zero Window never resets.
+	Window Window
+	// Lease is how long a reservation may stay unsettled. A reservation
+	// still open when its lease expires (its holder died, or is very slow)
+	// is charged as spent at its full amount; a settlement that arrives
+	// later (within a day) corrects the charge to the actual amount. 0 means
+	// DefaultLease.
+	Lease time.Duration
+	// Now is the clock; nil means time.Now. Tests inject one so that windows
+	// and leases never need sleeping.
+	Now func() time.Time
+}
+
+// Validate reports an error matching [ErrInvalid] when a limit or the lease
+// is negative or the window period is unknown.
+func (p *Policy) Validate() error {
+	if p.KeyLimit < 0 {
+		return fmt.Errorf("%w: per-key budget limit %v is negative", ErrInvalid, p.KeyLimit)
+	}
+	for k, l := range p.KeyLimits {
+		if l < 0 {
+			return fmt.Errorf("%w: budget limit %v of key %q is negative", ErrInvalid, l, k)
+		}
+	}
+	if p.Lease < 0 {
+		return fmt.Errorf("%w: reservation lease %v is negative", ErrInvalid, p.Lease)
+	}
+	return p.Window.validate()
+}
+
+// KeyLimitOf returns the limit of key's budget and whether key has one.
+func (p *Policy) KeyLimitOf(key string) (Amount, bool) {
+	if key == "" {
+		return 0, false
+	}
+	if l, ok := p.KeyLimits[key]; ok {
+		return l, true
+	}
+	return p.KeyLimit, p.KeyLimit > 0
+}
+
+// lease returns Lease, or DefaultLease when Lease is 0.
+func (p *Policy) lease() time.Duration {
+	if p.Lease > 0 {
+		return p.Lease
+	}
+	return DefaultLease
+}
+
+// now returns the policy clock's current time.
+func (p *Policy) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// binding returns the state of the budget that binds a call fitting both
+// global and, when hasKey, key: the one with the least remaining (global on
+// a tie). It is what a scoped ledger's State reports.
+func binding(global, key State, hasKey bool) State {
+	if hasKey && key.Remaining() < global.Remaining() {
+		return key
+	}
+	return global
+}
+
+// keyExceeded wraps the refusal of key's budget so that the message names
+// the key; it still errors.As an *ExceededError.
+func keyExceeded(key string, err error) error {
+	return fmt.Errorf("budget of key %q: %w", key, err)
+}

@@ -1,0 +1,66 @@
+package budget
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is an injected clock: tests move it instead of sleeping.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestNewScopedInvalid(t *testing.T) {
+	_, err := NewScoped(-1, Policy{})
+	assert.ErrorIs(t, err, ErrInvalid)
+	for name, p := range map[string]Policy{
+		"key limit":  {KeyLimit: -1},
+		"key limits": {KeyLimits: map[string]Amount{"a": -1}},
+		"lease":      {Lease: -time.Second},
+		"period":     {Window: Window{Period: 9}},
+	} {
+		_, err := NewScoped(Dollar, p)
+		assert.ErrorIs(t, err, ErrInvalid, name)
+	}
+	s, err := NewScoped(Dollar, Policy{})
+	require.NoError(t, err)
+	_, err = s.Reserve(ContextWithKey(context.Background(), string(make([]byte, maxKeyLen+1))), 1)
+	assert.ErrorIs(t, err, ErrInvalid)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = s.Reserve(ctx, 1)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestContextKey(t *testing.T) {
+	k, ok := KeyFromContext(context.Background())
+	assert.False(t, ok)
+	assert.Empty(t, k)
+	k, ok = KeyFromContext(ContextWithKey(context.Background(), "tenant-7"))
+	assert.True(t, ok)
+	assert.Equal(t, "tenant-7", k)
+	_, ok = KeyFromContext(ContextWithKey(context.Background(), ""))
+	assert.False(t, ok)
+	_, ok = KeyFromContext(nil) //nolint:staticcheck // nil is handled
+	assert.False(t, ok)
+}
