@@ -29,6 +29,10 @@ var (
 type BudgetError struct {
 	// Model is the model whose call was refused (the cheapest one tried).
 	Model string
+	// Key is the budget key (ContextWithBudgetKey) whose budget refused the
+	// call; empty when the global budget did. Limit, Spent and Reserved are
+	// that budget's.
+	Key string
 	// Limit is the budget's cap.
 	Limit float64
 	// Spent is the settled spend when the call was refused.
@@ -55,8 +59,12 @@ func (e *BudgetError) Error() string {
 		return fmt.Sprintf("baar: budget exceeded: %s streamed past its reserved output cap and was cut off after %d bytes (%s reserved)",
 			e.Model, len(e.Partial), usd(e.Requested))
 	}
-	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of the %s budget is spent and %s reserved",
-		e.Model, usd(e.Requested), usd(e.Spent), usd(e.Limit), usd(e.Reserved))
+	which := "the"
+	if e.Key != "" {
+		which = fmt.Sprintf("key %q's", e.Key)
+	}
+	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved",
+		e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), usd(e.Reserved))
 }
 
 // Is reports whether target is ErrBudgetExceeded.
@@ -80,7 +88,7 @@ func usd(v float64) string { return fmt.Sprintf("$%.6f", v) }
 func newBudgetError(model string, ex *budget.ExceededError, requested budget.Amount, cause error) *BudgetError {
 	e := &BudgetError{Model: model, Requested: requested.USD(), cause: cause}
 	if ex != nil {
-		e.Limit, e.Spent, e.Reserved = ex.Limit.USD(), ex.Spent.USD(), ex.Reserved.USD()
+		e.Limit, e.Spent, e.Reserved, e.Key = ex.Limit.USD(), ex.Spent.USD(), ex.Reserved.USD(), ex.Key
 	}
 	return e
 }

@@ -43,6 +43,10 @@ func TestRouterKeyBudgets(t *testing.T) {
 	_, err = r.GenerateContent(alice, lgMessages(9))
 	require.ErrorIs(t, err, baar.ErrBudgetExceeded)
 	assert.Contains(t, err.Error(), (lgCallCost * 3).String(), "refused by alice's budget")
+	var be *baar.BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, "alice", be.Key)
+	assert.Contains(t, err.Error(), `of key "alice"'s $`)
 	_, err = r.GenerateContent(baar.ContextWithBudgetKey(ctx, "blocked"), lgMessages(9))
 	require.ErrorIs(t, err, baar.ErrBudgetExceeded)
 	assert.Equal(t, calls, m.Calls(), "refused without a provider call")

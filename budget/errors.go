@@ -12,6 +12,10 @@ type ExceededError struct {
 	Spent     Amount // settled spend when the reservation was refused
 	Reserved  Amount // outstanding reservations when it was refused
 	Requested Amount // the amount asked for
+	// Key is the budget key whose budget refused the reservation (see
+	// ContextWithKey); empty when it is the global budget. The message does
+	// not show it: scoped ledgers wrap the error with the key's name.
+	Key string
 }
 
 // Error implements error.

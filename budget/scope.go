@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -119,5 +120,9 @@ func binding(global, key State, hasKey bool) State {
 // keyExceeded wraps the refusal of key's budget so that the message names
 // the key; it still errors.As an *ExceededError.
 func keyExceeded(key string, err error) error {
+	var ex *ExceededError
+	if errors.As(err, &ex) {
+		ex.Key = key
+	}
 	return fmt.Errorf("budget of key %q: %w", key, err)
 }

@@ -94,7 +94,7 @@ func Run(t *testing.T, open Opener) {
 		var ex *budget.ExceededError
 		require.ErrorAs(t, err, &ex)
 		assert.ErrorIs(t, err, budget.ErrExceeded)
-		assert.Equal(t, budget.ExceededError{Limit: 3 * budget.Dollar, Reserved: 2 * budget.Dollar, Requested: 2 * budget.Dollar}, *ex)
+		assert.Equal(t, budget.ExceededError{Limit: 3 * budget.Dollar, Reserved: 2 * budget.Dollar, Requested: 2 * budget.Dollar, Key: "user-1"}, *ex, "the key's budget refuses, and says so")
 		assert.Contains(t, err.Error(), `"user-1"`)
 		assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Reserved: 2 * budget.Dollar}, stateOf(t, l, bg), "no partial reservation")
 		// The binding budget of user-1 is its own.

@@ -179,7 +179,7 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 		}
 		if scope == 1 {
 			return budget.Reservation{}, fmt.Errorf("budget of key %q: %w", key,
-				&budget.ExceededError{Limit: keyLimit, Spent: spent, Reserved: reserved, Requested: amount})
+				&budget.ExceededError{Limit: keyLimit, Spent: spent, Reserved: reserved, Requested: amount, Key: key})
 		}
 		return budget.Reservation{}, &budget.ExceededError{Limit: l.limit, Spent: spent, Reserved: reserved, Requested: amount}
 	}
