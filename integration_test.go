@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -316,4 +317,26 @@ func TestConcurrentRealClient(t *testing.T) {
 	assert.LessOrEqual(t, r.Spent(), 0.002)
 	assert.Equal(t, ok.Load(), srv.Requests())
 	assert.Positive(t, refused.Load())
+}
+
+// TestRunawayAgentStopsAtTheCap: an agent whose model never gives a final
+// answer, under an executor allowed 100,000 iterations, is stopped by the
+// budget inside ONE chains.Call; the budget error propagates and spend ≤ cap.
+func TestRunawayAgentStopsAtTheCap(t *testing.T) {
+	srv := baartest.NewServer(baartest.WithResponder(func(*baartest.ChatRequest) baartest.Reply {
+		return baartest.Reply{Content: "Thought: I must check again.\nAction: calculator\nAction Input: 2+2"}
+	}))
+	defer srv.Close()
+	const capUSD = 0.003
+	r := openAIRouter(t, srv.URL(), nil, baar.WithBudget(capUSD), baar.WithMaxOutputTokens(100))
+	calc := &calculator{}
+	exec := agents.NewExecutor(agents.NewOneShotAgent(r, []tools.Tool{calc}), agents.WithMaxIterations(100_000))
+	start := time.Now()
+	_, err := chains.Call(context.Background(), exec, map[string]any{"input": "What is 2+2?"})
+	require.ErrorIs(t, err, baar.ErrBudgetExceeded)
+	assert.True(t, llms.IsQuotaExceededError(err))
+	assert.LessOrEqual(t, r.Spent(), capUSD)
+	assert.Greater(t, calc.calls.Load(), int64(3), "the agent did loop")
+	assert.Equal(t, calc.calls.Load(), srv.Requests(), "one model call per tool call; the refusal made none")
+	assert.Less(t, time.Since(start), 30*time.Second)
 }
