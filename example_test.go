@@ -62,3 +62,37 @@ func ExampleBudgetError() {
 	// baar: budget exceeded: my-model needs up to $0.004035, $0.000000 of the $0.003000 budget is spent and $0.000000 reserved
 	// provider calls: 0
 }
+
+// Routing policies: a user policy sends every call that offers tools to the
+// capable model, whatever its score; reports say which policy decided.
+func ExampleWithPolicy() {
+	cheap := &baartest.Model{Name: "gpt-4o-mini"}
+	capable := &baartest.Model{Name: "gpt-4o"}
+	toolsToCapable := baar.PolicyFunc(func(_ context.Context, in *baar.RouteInput, current baar.Route) (baar.Route, error) {
+		if len(in.Request.Tools) > 0 {
+			return baar.Route{Tier: baar.TierCapable, Reason: "tools offered"}, nil
+		}
+		return current, nil
+	})
+	router, err := baar.New(
+		baar.Tier{Model: cheap, Name: "gpt-4o-mini"},
+		baar.Tier{Model: capable, Name: "gpt-4o"},
+		baar.WithBudget(1), baar.WithMaxOutputTokens(200),
+		baar.WithPolicy("tools-capable", toolsToCapable),
+		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) {
+			fmt.Printf("%s by %s (%s)\n", r.Tier, r.Policy, r.Reason)
+		}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	msgs := []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "What time is it in Tokyo?")}
+	_, _ = router.GenerateContent(ctx, msgs)
+	_, _ = router.GenerateContent(ctx, msgs, llms.WithTools([]llms.Tool{{Type: "function",
+		Function: &llms.FunctionDefinition{Name: "clock", Description: "current time in a city"}}}))
+	// Output:
+	// cheap by threshold (score below threshold)
+	// capable by tools-capable (tools offered)
+}

@@ -47,6 +47,9 @@ type Router struct {
 	prices    map[string]budget.Price // WithPrice overrides, by model name
 	counter   *tokens.Counter
 	tel       *telemetry
+	policies  []Policy   // in order: threshold, sticky, value gate, exploration, user's
+	gate      *valueGate // nil without WithValueFunc
+	sticky    *sticky    // nil when disabled
 }
 
 type tier struct {
@@ -97,6 +100,18 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 			}
 		}
 	}
+	r.policies = []Policy{thresholdPolicy{}}
+	if r.sticky = newSticky(c.sticky); r.sticky != nil {
+		r.policies = append(r.policies, r.sticky)
+	}
+	if c.valueGate != nil {
+		r.gate = c.valueGate
+		r.policies = append(r.policies, r.gate)
+	}
+	if c.exploration != nil {
+		r.policies = append(r.policies, c.exploration)
+	}
+	r.policies = append(r.policies, c.policies...)
 	if r.tel, err = newTelemetry(c); err != nil {
 		return nil, err
 	}
@@ -263,8 +278,16 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	}
 	rep.Budget, rep.SpentBefore = st.Limit.USD(), st.Spent.USD()
 	rep.Threshold = r.effectiveThreshold(st)
+	in := &RouteInput{Request: req, Score: score, Threshold: rep.Threshold, Budget: st, r: r, msgs: msgs, co: &co}
+	in.Conversation, _ = ConversationFromContext(ctx)
+	rep.Conversation = in.Conversation
+	route, err := r.decide(ctx, in)
+	rep.Policy, rep.Reason = route.Policy, route.Reason
+	if err != nil {
+		return nil, err
+	}
 	want := r.cheap
-	if score >= rep.Threshold { // NaN (scorer failure) goes to the cheap model
+	if route.Tier == TierCapable {
 		want = r.capable
 	}
 
@@ -286,6 +309,11 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 
 	// Call and settle; fail over once from capable to cheap.
 	resp, err := r.attempt(ctx, rep, t, res, a, msgs, options, &co)
+	if err == nil && t == r.capable && in.Conversation != "" && r.sticky != nil && route.Policy != "sticky" {
+		// Pinned (again) by a capable route of its own; sticky steps do not
+		// extend the pin, so WithStickyConversations' bounds hold.
+		r.sticky.pin(in.Conversation)
+	}
 	if err == nil || t == r.cheap || !r.failover {
 		return resp, err
 	}

@@ -72,6 +72,12 @@ type config struct {
 	noFailover   bool
 	capableShare *capableShare
 	tel          telemetryConfig // observability options, see otel.go
+
+	// Routing policies (policy.go).
+	policies    []Policy
+	valueGate   *valueGate
+	exploration *exploration
+	sticky      stickyConfig
 }
 
 type capableShare struct {

@@ -49,6 +49,14 @@ type CallReport struct {
 	Threshold     float64
 	BaseThreshold float64
 	ScoreErr      error
+	// Policy names the routing policy that chose the tier ("threshold",
+	// "sticky", "value-gate", "exploration" or a WithPolicy name) and Reason
+	// says why; the budget may still have downgraded or refused the call
+	// (see Decision).
+	Policy string
+	Reason string
+	// Conversation is the ContextWithConversation id, if any.
+	Conversation string
 	// Budget is the cap; SpentBefore and SpentAfter the settled spend when the
 	// call started and ended; Remaining what was left at the end (cap − spent
 	// − reservations of calls in flight).
