@@ -38,8 +38,8 @@ type domainClass struct {
 }
 
 // domainModel is a trained classifier in compressed-sparse-row form: the
-// entries of bucket b are cls[off[b]:off[b+1]] with log1p(count/alpha) in
-// val.
+// entries of bucket b are cls[off[b]:off[b+1]] with log1p(count/alpha),
+// rounded to float32, in val.
 type domainModel struct {
 	alpha   float64
 	classes []domainClass
@@ -47,8 +47,8 @@ type domainModel struct {
 	base    []float64 // log(alpha / (words + alpha·vocabSize))
 	off     []int32   // vocabSize+1
 	cls     []uint8
-	val     []float32
-	count   []uint32 // raw counts, kept for MarshalJSON
+	val     []float64 // float32-rounded
+	count   []uint32  // raw counts, kept for MarshalJSON
 }
 
 // known reports whether the classifier has counts for bucket b.
@@ -57,13 +57,15 @@ func (d *domainModel) known(b uint32) bool { return d.off[b+1] > d.off[b] }
 // expectedGap is the gap rate expected under the posterior over groups
 // given the distinct known buckets bk (already filtered and capped).
 func (d *domainModel) expectedGap(bk []uint32) float64 {
-	var s [domainMaxClasses]float64
+	var s [256]float64 // indexed by a uint8 class: no bounds checks
 	k := len(d.classes)
+	cls, val := d.cls, d.val
 	for _, b := range bk {
 		lo, hi := d.off[b], d.off[b+1]
-		cls, val := d.cls[lo:hi], d.val[lo:hi]
-		for j, c := range cls {
-			s[c] += float64(val[j])
+		cs, vs := cls[lo:hi], val[lo:hi]
+		vs = vs[:len(cs)]
+		for j, c := range cs {
+			s[c] += vs[j]
 		}
 	}
 	nk := float64(len(bk))
@@ -175,7 +177,7 @@ func newDomain(alpha float64, classes []domainClass, bk []uint32, cl []uint8, ct
 		return nil, fmt.Errorf("domain smoothing %v must be > 0", alpha)
 	}
 	d := &domainModel{alpha: alpha, classes: classes, prior: make([]float64, k), base: make([]float64, k),
-		off: make([]int32, vocabSize+1), cls: cl, val: make([]float32, len(ct)), count: ct}
+		off: make([]int32, vocabSize+1), cls: cl, val: make([]float64, len(ct)), count: ct}
 	var total float64
 	for _, c := range classes {
 		if c.Prompts < 0 || c.Words < 0 || !finite(c.Gap) || c.Gap < 0 || c.Gap > 1 {
@@ -199,7 +201,7 @@ func newDomain(alpha float64, classes []domainClass, bk []uint32, cl []uint8, ct
 			return nil, fmt.Errorf("domain entries not sorted at %d", i)
 		}
 		d.off[bk[i]+1]++
-		d.val[i] = float32(math.Log1p(float64(ct[i]) / alpha))
+		d.val[i] = float64(float32(math.Log1p(float64(ct[i]) / alpha)))
 	}
 	for b := 0; b < vocabSize; b++ {
 		d.off[b+1] += d.off[b]

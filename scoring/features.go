@@ -190,155 +190,350 @@ type textStats struct {
 	domN                                         int
 	seen                                         [vocabSize / 64]uint64
 	numSeen                                      [4]uint64
+	vocab                                        []float32 // nil: no vocabulary model
 	// buckets, when non-nil, receives each distinct non-scorer bucket (training).
 	buckets *[]uint32
 }
 
+// Byte classes of the scan: scanClass maps every byte to the branch of scan
+// that handles it, so the hot loop dispatches with one table read.
+const (
+	bcOther   uint8 = iota // ASCII with no role of its own: text on the line
+	bcLetter               // A–Z, a–z: starts a word
+	bcDigit                // 0–9: starts a number
+	bcBlank                // ' ', '\t', '\r': may indent a line
+	bcNewline              // '\n'
+	bcHigh                 // ≥ 0x80: a multi-byte rune (or invalid UTF-8)
+	bcPunct                // ASCII punctuation some feature counts
+)
+
+var scanClass = func() (t [256]uint8) {
+	for c := 0x80; c < 256; c++ {
+		t[c] = bcHigh
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = bcLetter
+		t[c-'a'+'A'] = bcLetter
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = bcDigit
+	}
+	t[' '], t['\t'], t['\r'] = bcBlank, bcBlank, bcBlank
+	t['\n'] = bcNewline
+	for _, c := range []byte("+*=<>/-$%^\\{};`?.!") {
+		t[c] = bcPunct
+	}
+	return t
+}()
+
+// Numbers are told apart by the low byte of their FNV-1a hash, which
+// depends only on the low bytes of the offset and the prime.
+const (
+	fnvOffset8 = uint8(fnvOffset & 0xff)
+	fnvPrime8  = uint8(fnvPrime & 0xff)
+)
+
+func isDigit(c byte) bool { return c-'0' <= 9 }
+
 // scan reads s once. vocab may be nil (no vocabulary model).
 func (st *textStats) scan(s string, vocab []float32) {
+	st.vocab = vocab
 	lineStart := true
 	lineHasText := false
 	var prev byte = '\n'
 	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			if lineStart && i+1 < len(s) && (s[i+1] == '.' || s[i+1] == ')') && (i+2 >= len(s) || s[i+2] == ' ') && (c|0x20) >= 'a' && (c|0x20) <= 'e' {
-				st.choices++
+		k := scanClass[c]
+		if k == bcLetter {
+			if lineStart {
+				if i+1 < len(s) && (s[i+1] == '.' || s[i+1] == ')') && (i+2 >= len(s) || s[i+2] == ' ') && (c|0x20) >= 'a' && (c|0x20) <= 'e' {
+					st.choices++
+				}
+				lineStart = false
 			}
-			lineStart, lineHasText = false, true
+			lineHasText = true
+			// The ASCII letters of the word, lower-cased: 8 at a time
+			// while 8 bytes remain, then one at a time. end is the byte
+			// after them (0 at the end of s).
+			capital := int(c>>5&1 ^ 1) // A–Z have bit 5 clear
 			h := uint32(0)
-			n := 0
-			capital := c <= 'Z'
-			for i < len(s) {
-				l := lowerTab[s[i]]
-				if l > 1 {
-					h = mixByte(h, l)
-					i++
-					n++
-					continue
-				}
-				if l == 0 {
+			j := i
+			var end byte
+			for {
+				if j+8 > len(s) {
+					for j < len(s) {
+						l := lowerTab[s[j]]
+						if l <= 1 {
+							end = s[j]
+							break
+						}
+						h = mixByte(h, l)
+						j++
+					}
 					break
 				}
-				r, sz := utf8.DecodeRuneInString(s[i:])
-				if !unicode.IsLetter(r) {
+				x := load64(s, j)
+				n := asciiLetters8(x)
+				if n < 8 {
+					h = bits.RotateLeft32(h, 5*n) ^ hashLetters(x, n)
+					j += n
+					end = byte(x >> (8 * uint(n) & 63))
 					break
 				}
-				for k := 0; k < sz; k++ {
-					h = mixByte(h, s[i+k])
-				}
-				i += sz
-				n++
+				h = bits.RotateLeft32(h, 8) ^ hashLetters8(x)
+				j += 8
 			}
-			st.word(fold(h), n, capital, vocab)
+			n := j - i
+			if end >= utf8.RuneSelf {
+				h, n, j = wordTail(s, j, h, n)
+				end = 0
+				if j < len(s) {
+					end = s[j]
+				}
+			}
+			// st.word, inlined: most words are repeats.
+			b := fold(h)
+			cls := wordClass[b]
+			if !st.started {
+				st.started = true
+				st.firstClass = cls
+			}
+			if cls&cScorer == 0 {
+				st.words++
+				st.capWords += capital
+				st.letters += min(n, 12)
+				if st.seen[b>>6]&(1<<(b&63)) == 0 {
+					st.newWord(b, n, cls)
+				}
+			}
+			// A blank after a word needs no more than this.
 			prev = 'a'
+			if end == ' ' {
+				prev = ' '
+				j++
+			}
+			i = j
 			continue
-		case c >= '0' && c <= '9':
+		}
+		switch k {
+		case bcBlank:
+			if lineStart && (c == '\t' || i+1 < len(s) && s[i+1] == ' ') && i+2 < len(s) && s[i+2] != ' ' && s[i+2] != '\n' {
+				// An indented line (tab or ≥ 2 spaces) reads as code or a list.
+				st.code++
+				lineStart = false
+			}
+			prev = c
+			i++
+		case bcDigit:
 			lineStart, lineHasText = false, true
-			h := uint32(fnvOffset)
+			h := fnvOffset8
 			for i < len(s) {
 				c = s[i]
-				if c >= '0' && c <= '9' || (c == '.' || c == ',') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
-					h ^= uint32(c)
-					h *= fnvPrime
+				if isDigit(c) || (c == '.' || c == ',') && i+1 < len(s) && isDigit(s[i+1]) {
+					h = (h ^ c) * fnvPrime8
 					i++
 					continue
 				}
 				break
 			}
 			st.numbers++
-			b := h & 255
-			if st.numSeen[b>>6]&(1<<(b&63)) == 0 {
-				st.numSeen[b>>6] |= 1 << (b & 63)
+			if st.numSeen[h>>6]&(1<<(h&63)) == 0 {
+				st.numSeen[h>>6] |= 1 << (h & 63)
 				st.distinctNums++
 			}
 			prev = '0'
-			continue
-		case c == '\n':
+		case bcNewline:
 			if lineHasText {
 				st.lines++
 			}
 			lineStart, lineHasText = true, false
-		case c == ' ' || c == '\t' || c == '\r':
-			if lineStart && (c == '\t' || i+1 < len(s) && s[i+1] == ' ') && i+2 < len(s) && s[i+2] != ' ' && s[i+2] != '\n' {
-				// An indented line (tab or ≥ 2 spaces) reads as code or a list.
-				st.code++
-				lineStart = false
-			}
-		case c >= utf8.RuneSelf:
-			r, sz := utf8.DecodeRuneInString(s[i:])
+			prev = c
+			i++
+		case bcPunct:
 			lineStart, lineHasText = false, true
-			if unicode.IsLetter(r) {
-				if unicode.Is(unicode.Greek, r) {
-					st.math++
-				}
-				// A word in another script: hash it like an ASCII word.
-				h := uint32(0)
-				n := 0
-				for i < len(s) {
-					r, sz = utf8.DecodeRuneInString(s[i:])
-					if !unicode.IsLetter(r) {
-						break
-					}
-					for k := 0; k < sz; k++ {
-						h = mixByte(h, s[i+k])
-					}
-					i += sz
-					n++
-				}
-				st.word(fold(h), n, unicode.IsUpper(r), vocab)
-				prev = 'a'
-				continue
-			}
-			if r >= 0x2200 && r <= 0x22FF || r == '×' || r == '÷' || r == '±' || r == '√' {
-				st.math++
-			}
-			i += sz
-			prev = 'x'
-			continue
-		default:
+			st.punct(s, i, prev)
+			prev = c
+			i++
+		case bcOther:
 			lineStart, lineHasText = false, true
-			switch c {
-			case '+', '*', '=', '<', '>':
-				st.ops++
-			case '/':
-				if prev == '0' || prev == ' ' {
-					st.ops++
-				}
-			case '-':
-				if prev == '0' || prev == ' ' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] >= '0' && s[i+1] <= '9') {
-					st.ops++
-				}
-			case '$', '%':
-				st.money++
-			case '^', '\\':
-				st.math++
-			case '{', '}', ';':
-				st.code++
-			case '`':
-				st.code++
-				if i+2 < len(s) && s[i+1] == '`' && s[i+2] == '`' {
-					st.fence = 1
-				}
-			case '?':
-				st.questions++
-				st.sentences++
-			case '.', '!':
-				if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
-					st.sentences++
-				}
-			}
+			prev = c
+			i++
+		default: // bcHigh
+			lineStart, lineHasText = false, true
+			i, prev = st.scanRune(s, i)
 		}
-		prev = c
-		i++
 	}
 	if lineHasText {
 		st.lines++
 	}
 }
 
-func (st *textStats) word(b uint32, n int, capital bool, vocab []float32) {
+// punct counts the ASCII punctuation s[i]; prev is the byte before it as
+// scan sees it.
+func (st *textStats) punct(s string, i int, prev byte) {
+	switch c := s[i]; c {
+	case '+', '*', '=', '<', '>':
+		st.ops++
+	case '/':
+		if prev == '0' || prev == ' ' {
+			st.ops++
+		}
+	case '-':
+		if prev == '0' || prev == ' ' && i+1 < len(s) && (s[i+1] == ' ' || isDigit(s[i+1])) {
+			st.ops++
+		}
+	case '$', '%':
+		st.money++
+	case '^', '\\':
+		st.math++
+	case '{', '}', ';':
+		st.code++
+	case '`':
+		st.code++
+		if i+2 < len(s) && s[i+1] == '`' && s[i+2] == '`' {
+			st.fence = 1
+		}
+	case '?':
+		st.questions++
+		st.sentences++
+	case '.', '!':
+		if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
+			st.sentences++
+		}
+	}
+}
+
+// load64 reads s[i:i+8] as a little-endian word; i+8 ≤ len(s).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	ones8 = 0x0101010101010101
+	high8 = 0x8080808080808080
+)
+
+// asciiLetters8 returns how many of the bytes of x, from the lowest, are
+// ASCII letters before the first byte that is not (8: all are).
+func asciiLetters8(x uint64) int {
+	// A byte is a letter when it is < 0x80 and, with the case bit set, in
+	// 0x61..0x7a. The sums carry out of a byte only from bytes ≥ 0x80,
+	// which are not letters: the bytes below the first non-letter are
+	// judged correctly.
+	z := x | 0x20*ones8
+	lt := ^(z + (0x80-0x61)*ones8) // high bit: z < 0x61
+	gt := z + (0x80-0x7b)*ones8    // high bit: z > 0x7a
+	return bits.TrailingZeros64((lt|gt|x)&high8) >> 3
+}
+
+// Lower-cased ASCII letters are 0x60 | x with x = c & 0x1f, so the
+// rotate-xor chain of a run of them splits into a constant part (letterC)
+// and the chain of their 5-bit codes, which do not overlap when rotated by
+// multiples of 5: the chain of 8 codes is a 40-bit number built in three
+// shift-or steps, folded to 32 bits.
+
+// letterC[k] is the chain of k bytes 0x60.
+var letterC = func() (t [9]uint32) {
+	h := uint32(0)
+	for k := 1; k <= 8; k++ {
+		h = mixByte(h, 0x60)
+		t[k] = h
+	}
+	return t
+}()
+
+// chain40 returns the chain of the 8 byte codes of x (each < 32), the
+// first byte rotated by 35, without the reduction to 32 bits.
+func chain40(x uint64) uint64 {
+	p := (x&0x001f001f001f001f)<<5 | (x>>8)&0x001f001f001f001f
+	q := (p&0x000003ff000003ff)<<10 | (p>>16)&0x000003ff000003ff
+	return (q&0xfffff)<<20 | q>>32
+}
+
+// hashLetters8 is the chain of the 8 ASCII letters of x, lower-cased.
+func hashLetters8(x uint64) uint32 {
+	t := chain40(x & (0x1f * ones8))
+	return letterC[8] ^ uint32(t) ^ uint32(t>>32)
+}
+
+// hashLetters is the chain of the first k < 8 bytes of x, ASCII letters,
+// lower-cased. Shifting them to the top drops the bytes after them and
+// gives each its rotation in a chain of k.
+func hashLetters(x uint64, k int) uint32 {
+	if k == 0 {
+		return 0
+	}
+	t := chain40(x << ((64 - 8*uint(k)) & 63) & (0x1f * ones8))
+	return letterC[k&7] ^ uint32(t) ^ uint32(t>>32)
+}
+
+// wordTail continues a word at s[i], a byte ≥ 0x80, after its ASCII start:
+// letters of any script extend it (ASCII ones lower-cased, others hashed as
+// their UTF-8 bytes). It returns the hash, the letter count and the index
+// after the word.
+func wordTail(s string, i int, h uint32, n int) (uint32, int, int) {
+	for i < len(s) {
+		l := lowerTab[s[i]]
+		if l > 1 {
+			h = mixByte(h, l)
+			i++
+			n++
+			continue
+		}
+		if l == 0 {
+			break
+		}
+		r, sz := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		for k := 0; k < sz; k++ {
+			h = mixByte(h, s[i+k])
+		}
+		i += sz
+		n++
+	}
+	return h, n, i
+}
+
+// scanRune handles the multi-byte rune (or invalid byte) at s[i]: a word
+// in another script, or a math symbol. It returns the index after it and
+// the byte scan treats as the previous one.
+func (st *textStats) scanRune(s string, i int) (int, byte) {
+	r, sz := utf8.DecodeRuneInString(s[i:])
+	if unicode.IsLetter(r) {
+		if unicode.Is(unicode.Greek, r) {
+			st.math++
+		}
+		// A word in another script: hash it like an ASCII word. ASCII
+		// letters inside it are hashed as they are, and its capital flag
+		// is that of the rune that ends it (as the weights were trained).
+		h := uint32(0)
+		n := 0
+		for i < len(s) {
+			r, sz = utf8.DecodeRuneInString(s[i:])
+			if !unicode.IsLetter(r) {
+				break
+			}
+			for k := 0; k < sz; k++ {
+				h = mixByte(h, s[i+k])
+			}
+			i += sz
+			n++
+		}
+		st.word(fold(h), n, unicode.IsUpper(r))
+		return i, 'a'
+	}
+	if r >= 0x2200 && r <= 0x22FF || r == '×' || r == '÷' || r == '±' || r == '√' {
+		st.math++
+	}
+	return i + sz, 'x'
+}
+
+// word counts one word of bucket b with n letters.
+func (st *textStats) word(b uint32, n int, capital bool) {
 	cls := wordClass[b]
 	if !st.started {
 		st.started = true
@@ -351,13 +546,15 @@ func (st *textStats) word(b uint32, n int, capital bool, vocab []float32) {
 	if capital {
 		st.capWords++
 	}
-	if n > 12 {
-		n = 12
-	}
-	st.letters += n
+	st.letters += min(n, 12)
 	if st.seen[b>>6]&(1<<(b&63)) != 0 {
 		return
 	}
+	st.newWord(b, n, cls)
+}
+
+// newWord counts the first occurrence of a word of bucket b and class cls.
+func (st *textStats) newWord(b uint32, n int, cls uint8) {
 	st.seen[b>>6] |= 1 << (b & 63)
 	st.distinct++
 	if cls&cStop == 0 {
@@ -377,8 +574,8 @@ func (st *textStats) word(b uint32, n int, capital bool, vocab []float32) {
 		st.domBk[st.domN] = b
 		st.domN++
 	}
-	if vocab != nil {
-		if v := vocab[b]; v != 0 {
+	if st.vocab != nil {
+		if v := st.vocab[b]; v != 0 {
 			st.domainSum += float64(v)
 			st.domainKnown++
 		}
@@ -392,7 +589,27 @@ func logCap(n, limit int) float64 {
 	if n > limit {
 		n = limit
 	}
+	if uint(n) < uint(len(log1pTab)) {
+		return log1pTab[n]
+	}
 	return math.Log1p(float64(n))
+}
+
+// log1pTab[n] is math.Log1p(float64(n)): most counts are small integers,
+// and a table read gives the very same float.
+var log1pTab = func() (t [256]float64) {
+	for n := range t {
+		t[n] = math.Log1p(float64(n))
+	}
+	return t
+}()
+
+// log1p is math.Log1p(x), from log1pTab when x is a small integer.
+func log1p(x float64) float64 {
+	if n := int(x); float64(n) == x && uint(n) < uint(len(log1pTab)) {
+		return log1pTab[n]
+	}
+	return math.Log1p(x)
 }
 
 // focusIndex is the message the features describe: the last user message,
@@ -459,7 +676,7 @@ func extract(req *Request, vocab []float32, dom *domainModel, f *[numFeatures]fl
 		if x > 1 {
 			x = 1 + (x-1)*r
 		}
-		return math.Log1p(math.Min(x, float64(limit)))
+		return log1p(math.Min(x, float64(limit)))
 	}
 	f[fLogNumbers] = eff(st.numbers, 200)
 	f[fLogDistinctNums] = logCap(st.distinctNums, 200)
