@@ -81,3 +81,38 @@ func BenchmarkRouterParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOverhead compares a direct model call with the same call through
+// the Router for 200-byte, 2 KB and 200 KB prompts, side by side.
+//
+//	go test -run '^$' -bench Overhead -benchmem .
+func BenchmarkOverhead(b *testing.B) {
+	base := prompt2KB
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"200B", 200}, {"2KB", 2 << 10}, {"200KB", 200 << 10}} {
+		prompt := strings.Repeat(base, size.n/len(base)+1)[:size.n]
+		msgs := []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, prompt)}
+		ctx := context.Background()
+		b.Run(size.name+"/direct", func(b *testing.B) {
+			model := &baartest.Model{Name: "gpt-4o-mini"}
+			opt := llms.WithMaxTokens(256)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := model.GenerateContent(ctx, msgs, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/router", func(b *testing.B) {
+			r := benchRouter(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.GenerateContent(ctx, msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
