@@ -3,6 +3,8 @@
 // # Usage
 //
 //	go run ./cmd/baar-bench --data ../shared/data/routellm [--cross] [--json] [--plot curves.svg] [--scores-out scores.jsonl]
+//	    [--value-policy SPEC [--alpha A | --auto-calibrate-alpha [--target-reject-rate R] [--alpha-source percentile|median]]
+//	     [--max-reject-rate M] [--min-gated N]]
 //
 // Data: --data reads RouteLLM's evaluation files (the directory
 // routellm/evals of github.com/lm-sys/RouteLLM: gsm8k_responses.csv, the 57
@@ -43,6 +45,47 @@
 // stderr (--quiet to hide it), --plot FILE.svg for the cost–quality curves,
 // --scores-out FILE for {"dataset","prompt","score"} lines of
 // scoring.Default(). The whole run takes a few seconds.
+//
+// # Value gate
+//
+// --value-policy SPEC gives every task a value in USD, standing in for an
+// application's value function (baar.WithValueFunc), and adds to each
+// dataset a table of the router rows (scoring.Default() at 0.80 and the
+// router at the train-calibrated shares) gated as baar.WithValueGate gates
+// them. SPEC is one of:
+//
+//	flat:USD         every task is worth USD
+//	per-token:USD    USD per 1,000 prompt tokens: longer tasks are worth more
+//	capable-gap:USD  USD × the share of the TRAIN split's tasks of the same
+//	                 group (the MMLU subject; else the whole dataset) that
+//	                 the cheap model got wrong and the capable model right;
+//	                 a task is never valued with its own labels (a train
+//	                 task leaves out the train items of its prompt), and the
+//	                 test split's labels are never read
+//
+// A task's estimated cost on a tier is its input tokens × the input price +
+// the assumed output tokens × the output price: the assumption is
+// --assume-output-tokens when the data has no output counts (MMLU), else
+// the mean of each model's counted output tokens on the TRAIN split (GSM8K),
+// since the router cannot know an answer's length before the call. The gate
+// replays the Router's rule in call order (the split's order): a task whose
+// value is below its estimated cost on the routed tier × alpha is rejected,
+// except that once more than --min-gated (default 20) tasks have been gated,
+// a rejection that would push rejected/gated above --max-reject-rate
+// (default 0.5) sends the task to the cheap model instead ("clamped"); a task
+// routed to the capable model and worth less than its cost there goes to the
+// cheap model ("downshifted"). --alpha sets alpha (default 0.3); with
+// --auto-calibrate-alpha each row's alpha is baar.CalibrateAlpha of the
+// value/cost ratios of the TRAIN split's tasks as that row routes them, for
+// --target-reject-rate (default 0.1) with --alpha-source percentile
+// (default) or median; the test split never enters it.
+//
+// Columns: alpha, the reject rate, the clamped and downshifted counts, the
+// share answered by the capable model, the accuracy over all tasks (a
+// rejected task counts as wrong) and its change against the same row
+// ungated, the accuracy over the answered tasks, the total cost (a rejected
+// task costs nothing), the cost against always-capable, and the cost change
+// against the row ungated. Without --value-policy the output is unchanged.
 //
 // # Measured
 //

@@ -37,6 +37,7 @@ type config struct {
 	plot         string
 	scoresOut    string
 	quiet        bool
+	gate         *gateFlags // nil without --value-policy
 }
 
 // Shares at which the router row is calibrated.
@@ -59,6 +60,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.plot, "plot", "", "write the cost–quality curves to this SVG file")
 	fs.StringVar(&c.scoresOut, "scores-out", "", `write {"dataset","prompt","score"} JSON lines of scoring.Default() to this file`)
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	g := &gateFlags{}
+	g.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -74,6 +77,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.assumeOut < 0 {
 		return nil, errors.New("--assume-output-tokens must be ≥ 0")
+	}
+	if err := g.validate(fs); err != nil {
+		return nil, err
+	}
+	if g.spec != "" {
+		c.gate = g
 	}
 	return c, nil
 }
@@ -266,9 +275,22 @@ func evaluate(ctx context.Context, c *config, d bench.Dataset, prices bench.Pric
 		})
 	}
 	strategies = append(strategies, bench.Strategy{Name: "oracle", Scores: bench.Oracle(outcomes), Threshold: 1})
+	var gated []gatedStrategy
+	for _, s := range strategies {
+		if s.Name == "scoring.Default() (0.80)" || strings.HasPrefix(s.Name, "router @") {
+			gated = append(gated, gatedStrategy{name: s.Name, threshold: s.Threshold})
+		}
+	}
 	t, err := bench.Evaluate(d.Name, c.split, outcomes, strategies)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.gate != nil {
+		prog.set(d.Name+": value gate", 0, 1)
+		g := gateData{train: train, trainScores: trainScores, eval: eval, evalTokens: tokens, evalScores: evalScores, outcomes: outcomes}
+		if t.ValueGate, err = c.gate.report(g, gated, prices, count, c.assumeOut); err != nil {
+			return nil, nil, fmt.Errorf("value gate: %w", err)
+		}
 	}
 	if d.OutputTokensKnown {
 		t.OutputTokens = "counted from the response texts"

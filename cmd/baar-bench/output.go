@@ -116,6 +116,9 @@ func printResults(w io.Writer, res *results) {
 				r.Cost, pct(r.CostVsCapable), apgr, c50, c80, s95)
 		}
 		tw.Flush()
+		if t.ValueGate != nil {
+			printGate(w, t)
+		}
 	}
 	if len(res.Cross) > 0 {
 		fmt.Fprintln(w, "\nCross-dataset (scoring.Train on one dataset's train split, evaluated on the other's test split):")

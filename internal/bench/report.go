@@ -92,6 +92,9 @@ type Table struct {
 	OutputTokens string  `json:"output_tokens"`
 	Rows         []Row   `json:"rows"`
 	Oracle       *Curve  `json:"-"`
+	// ValueGate is the value gate's section (nil unless a value policy was
+	// given).
+	ValueGate *GateReport `json:"value_gate,omitempty"`
 }
 
 // Evaluate computes the table of strategies on outcomes.
