@@ -128,6 +128,7 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 		}
 		r.ledger = m
 	}
+	r.tel.observeLedger(r.ledger)
 	if r.scorer == nil {
 		r.scorer = scoring.Default()
 	}
@@ -420,6 +421,7 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		callOpts = append(callOpts, llms.WithMaxTokens(a.MaxTokens))
 	}
 	actx, aspan := r.tel.startAttempt(ctx, t, &a)
+	r.tel.captureInput(aspan, msgs)
 	pctx := actx
 	var sw *streamWatch
 	var cutErr *BudgetError
@@ -503,6 +505,7 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		a.Cost = cost.USD()
 	}
 	rep.Cost += a.Cost
+	r.tel.captureOutput(aspan, resp)
 	r.tel.endAttempt(actx, aspan, &a)
 	rep.Attempts = append(rep.Attempts, a)
 	if err != nil {

@@ -303,7 +303,7 @@ func TestUserPolicies(t *testing.T) {
 	capable := &scripted{reply: answer(10, 10)}
 	hook, got := reports()
 	r := newRouter(t, cheap, capable, baar.WithScorer(fixedScore(0)), baar.WithBudget(10), baar.WithMaxOutputTokens(10),
-		baar.WithExploration(1, 1), // would send every capable route to cheap…
+		baar.WithExploration(1, 1),                       // would send every capable route to cheap…
 		baar.WithPolicy("tools-capable", toolsToCapable), // …but user policies have the last word
 		baar.WithPolicy("no-images-on-cheap", noImagesOnCheap),
 		baar.WithPolicy("refuse-deep", refuseDeep),

@@ -26,6 +26,7 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/internal/demo"
+	"github.com/baarcore/baar/internal/otelsetup"
 )
 
 func main() {
@@ -44,6 +45,16 @@ func run() error {
 	flag.Parse()
 
 	ctx := context.Background()
+	// OTLP export of the Router's spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	shutdown, err := otelsetup.Start(ctx, "baar-example-agent")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := shutdown(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "agent: telemetry export:", err)
+		}
+	}()
 	models, err := demo.NewModels(*cheapName, *capableName)
 	if err != nil {
 		return err

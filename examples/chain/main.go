@@ -22,6 +22,7 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/internal/demo"
+	"github.com/baarcore/baar/internal/otelsetup"
 )
 
 func main() {
@@ -50,6 +51,16 @@ func run() error {
 	flag.Parse()
 
 	ctx := context.Background()
+	// OTLP export of the Router's spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	shutdown, err := otelsetup.Start(ctx, "baar-example-chain")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := shutdown(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "chain: telemetry export:", err)
+		}
+	}()
 	models, err := demo.NewModels(*cheapName, *capableName)
 	if err != nil {
 		return err

@@ -1,0 +1,24 @@
+// Command baar-telemetry summarizes baar telemetry logs: the JSON-lines files
+// a Router writes with baar.WithTelemetryLog or baar.WithTelemetryLogFile.
+//
+// # Usage
+//
+//	baar-telemetry [--json] [--bucket DURATION] FILE...
+//
+// FILE may be "-" for standard input. It prints:
+//
+//   - the number of calls, and the reject, downgrade and failover rates;
+//   - the total spend (what the budgets recorded) and the estimated worst case;
+//   - the last budget state seen (cap, spent, remaining);
+//   - calls (provider attempts) and spend per model, sorted by spend;
+//   - the error classes of refused calls and failed attempts;
+//   - spend over time, in buckets of --bucket (default: chosen so that the
+//     period fits in about 48 buckets; only non-empty buckets are listed).
+//
+// Malformed lines (a truncated last line, lines that are not records) are
+// skipped and counted; they never stop the summary. With --json the summary
+// is one JSON object on standard output.
+//
+// Exit status: 0 on success (malformed lines included), 1 if a file cannot be
+// read, 2 on a usage error.
+package main

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/baarcore/baar"
+	"github.com/baarcore/baar/baartest"
+	"github.com/baarcore/baar/internal/telemetrylog"
+	"github.com/baarcore/baar/scoring"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func rec(at time.Duration, decision string, cost float64, attempts ...telemetrylog.Attempt) telemetrylog.Record {
+	r := telemetrylog.Record{V: 1, Time: t0.Add(at), Decision: decision, Policy: "threshold", CostUSD: cost, EstimatedUSD: 2 * cost,
+		BudgetUSD: 1, SpentAfterUSD: float64(at) / float64(time.Hour), RemainingUSD: 0.5, Attempts: attempts}
+	if decision == telemetrylog.DecisionRejected {
+		r.Error = "budget_exceeded"
+		r.EstimatedUSD = 0.01
+	}
+	for _, a := range attempts {
+		r.Tokens.Input += a.Tokens.Input
+		r.Tokens.Output += a.Tokens.Output
+	}
+	return r
+}
+
+func att(model string, cost float64, errClass string) telemetrylog.Attempt {
+	a := telemetrylog.Attempt{Model: model, CostUSD: cost, Error: errClass, UsageSource: "provider"}
+	if errClass == "" {
+		a.Tokens = telemetrylog.Tokens{Input: 100, Output: 10}
+	}
+	return a
+}
+
+func writeLog(t *testing.T, name string, recs []telemetrylog.Record, extra string) string {
+	t.Helper()
+	var b []byte
+	for i := range recs {
+		var err error
+		b, err = telemetrylog.Append(b, &recs[i])
+		require.NoError(t, err)
+	}
+	b = append(b, extra...)
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	return path
+}
+
+func fixture(t *testing.T) (string, string) {
+	a := writeLog(t, "a.jsonl", []telemetrylog.Record{
+		rec(0, "cheap", 0.001, att("mini", 0.001, "")),
+		rec(time.Minute, "capable", 0.01, att("big", 0.01, "")),
+		rec(2*time.Minute, "failover", 0.001, att("big", 0, "rate_limit"), att("mini", 0.001, "")),
+		rec(3*time.Minute, "downgraded", 0.001, att("mini", 0.001, "")),
+	}, "garbage line\n{\"v\":1,\"time\":\"2026-11-25T10:00:00Z\"}\n")
+	b := writeLog(t, "b.jsonl", []telemetrylog.Record{
+		rec(70*time.Minute, "cheap", 0.002, att("mini", 0.002, "")),
+		rec(75*time.Minute, "rejected", 0),
+	}, `{"v":1,"time":"2026-11-25T11:20:00Z","decision":"cheap","cost_usd":`) // truncated last line
+	return a, b
+}
+
+func TestSummaryJSON(t *testing.T) {
+	a, b := fixture(t)
+	var out, errOut bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{a, "--json", b}, nil, &out, &errOut))
+	var s Summary
+	require.NoError(t, json.Unmarshal(out.Bytes(), &s))
+
+	assert.Equal(t, 2, s.Files)
+	assert.Equal(t, 6, s.Records)
+	assert.Equal(t, 3, s.Malformed)
+	assert.Equal(t, 6, s.Calls)
+	assert.Equal(t, map[string]int{"cheap": 2, "capable": 1, "failover": 1, "downgraded": 1, "rejected": 1}, s.Decisions)
+	assert.Equal(t, map[string]int{"threshold": 6}, s.Policies)
+	assert.InDelta(t, 1.0/6, s.RejectRate, 1e-12)
+	assert.InDelta(t, 1.0/6, s.DowngradeRate, 1e-12)
+	assert.InDelta(t, 1.0/6, s.FailoverRate, 1e-12)
+	assert.InDelta(t, 0.015, s.SpendUSD, 1e-12)
+	assert.Equal(t, t0, s.First)
+	assert.Equal(t, t0.Add(75*time.Minute), s.Last)
+	require.NotNil(t, s.Budget)
+	assert.InDelta(t, 1.25, s.Budget.SpentUSD, 1e-12, "the latest record's")
+
+	require.Len(t, s.Models, 2)
+	assert.Equal(t, "big", s.Models[0].Model, "sorted by spend")
+	assert.Equal(t, 2, s.Models[0].Calls)
+	assert.Equal(t, 1, s.Models[0].Errors)
+	assert.InDelta(t, 0.01, s.Models[0].SpendUSD, 1e-12)
+	assert.InDelta(t, 0.01/0.015, s.Models[0].Share, 1e-12)
+	assert.Equal(t, "mini", s.Models[1].Model)
+	assert.Equal(t, 4, s.Models[1].Calls)
+	assert.InDelta(t, 0.005, s.Models[1].SpendUSD, 1e-12)
+	assert.Equal(t, map[string]int{"rate_limit": 1, "budget_exceeded": 1}, s.Errors)
+
+	// 75 minutes: 5-minute buckets; only the non-empty ones.
+	assert.Equal(t, "5m0s", s.Bucket)
+	require.Len(t, s.Spend, 3)
+	assert.Equal(t, BucketStat{Start: t0, Calls: 4, SpendUSD: 0.013}, roundBucket(s.Spend[0]))
+	assert.Equal(t, BucketStat{Start: t0.Add(70 * time.Minute), Calls: 1, SpendUSD: 0.002}, roundBucket(s.Spend[1]))
+	assert.Equal(t, BucketStat{Start: t0.Add(75 * time.Minute), Calls: 1, Rejected: 1}, roundBucket(s.Spend[2]))
+}
+
+func roundBucket(b BucketStat) BucketStat {
+	b.SpendUSD = float64(int64(b.SpendUSD*1e9+0.5)) / 1e9
+	return b
+}
+
+func TestSummaryText(t *testing.T) {
+	a, b := fixture(t)
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--bucket", "1h", a, b}, nil, &out, &bytes.Buffer{}))
+	text := out.String()
+	for _, want := range []string{
+		"2 file(s), 6 record(s), 3 malformed line(s) skipped",
+		"reject rate 16.7%   downgrade rate 16.7%   failover rate 16.7%",
+		"total spend      $0.015000",
+		"budget (latest)  spent $1.250000 of $1.000000",
+		"errors: budget_exceeded 1, rate_limit 1",
+		"policies: threshold 6",
+		"spend over time (bucket 1h0m0s):",
+		"2026-11-25 10:00Z",
+		"2026-11-25 11:00Z",
+	} {
+		assert.Contains(t, text, want)
+	}
+	// The model table is sorted by spend.
+	assert.Less(t, strings.Index(text, "\nbig "), strings.Index(text, "\nmini "))
+}
+
+func TestStdinAndErrors(t *testing.T) {
+	a, _ := fixture(t)
+	data, err := os.ReadFile(a)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--json", "-"}, bytes.NewReader(data), &out, &bytes.Buffer{}))
+	var s Summary
+	require.NoError(t, json.Unmarshal(out.Bytes(), &s))
+	assert.Equal(t, 4, s.Calls)
+
+	var errOut bytes.Buffer
+	err = run(context.Background(), nil, nil, &bytes.Buffer{}, &errOut)
+	assert.ErrorAs(t, err, &usageError{})
+	assert.Contains(t, errOut.String(), "usage: baar-telemetry")
+
+	err = run(context.Background(), []string{"--bucket", "-1m", a}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	assert.ErrorAs(t, err, &usageError{})
+
+	err = run(context.Background(), []string{filepath.Join(t.TempDir(), "missing.jsonl")}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.Error(t, err)
+	assert.NotErrorAs(t, err, &usageError{})
+
+	out.Reset()
+	empty := writeLog(t, "empty.jsonl", nil, "")
+	require.NoError(t, run(context.Background(), []string{empty}, nil, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), "no calls")
+}
+
+// TestReadsWhatTheRouterWrites summarizes a log written by a real Router.
+func TestReadsWhatTheRouterWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "router.jsonl")
+	n := 0
+	r, err := baar.New(
+		baar.Tier{Model: &baartest.Model{Name: "gpt-4o-mini"}, Name: "gpt-4o-mini"},
+		baar.Tier{Model: &baartest.Model{Name: "gpt-4o"}, Name: "gpt-4o"},
+		baar.WithBudget(0.0005), baar.WithMaxOutputTokens(200), baar.WithTelemetryLogFile(path),
+		baar.WithScorer(scoring.ScorerFunc(func(context.Context, scoring.Request) (float64, error) {
+			n++
+			return float64(n%2) * 0.9, nil // alternate cheap and capable
+		})))
+	require.NoError(t, err)
+	calls, refused := 0, 0
+	for range 60 {
+		_, err := r.GenerateContent(context.Background(), []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "Explain the budget.")})
+		calls++
+		if err != nil {
+			refused++
+		}
+	}
+	require.Positive(t, refused, "the budget ran out")
+
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--json", path}, nil, &out, &bytes.Buffer{}))
+	var s Summary
+	require.NoError(t, json.Unmarshal(out.Bytes(), &s))
+	assert.Equal(t, calls, s.Calls)
+	assert.Zero(t, s.Malformed)
+	assert.Equal(t, refused, s.Decisions["rejected"])
+	assert.InDelta(t, r.Spent(), s.SpendUSD, 1e-12)
+	require.NotNil(t, s.Budget)
+	assert.InDelta(t, r.Spent(), s.Budget.SpentUSD, 1e-12)
+	assert.NotEmpty(t, s.Policies, "the routing policies are logged")
+	var modelSpend float64
+	for _, m := range s.Models {
+		modelSpend += m.SpendUSD
+	}
+	assert.InDelta(t, s.SpendUSD, modelSpend, 1e-12)
+}

@@ -1,0 +1,127 @@
+package baar
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/baarcore/baar/internal/telemetrylog"
+)
+
+// telemetryLog writes the telemetry log: one JSON line per call, each with a
+// single Write under the mutex, so lines never interleave.
+type telemetryLog struct {
+	mu     sync.Mutex
+	w      io.Writer
+	failed atomic.Uint64
+}
+
+// write encodes rec (outside the lock) and writes it as one line. A failure is
+// counted, never returned: the log must not fail the call.
+func (l *telemetryLog) write(rec *telemetrylog.Record) {
+	b, err := telemetrylog.Append(nil, rec)
+	if err != nil {
+		l.failed.Add(1)
+		return
+	}
+	l.mu.Lock()
+	n, err := l.w.Write(b)
+	l.mu.Unlock()
+	if err != nil || n != len(b) {
+		l.failed.Add(1)
+	}
+}
+
+// TelemetryLogErrors returns how many telemetry-log lines could not be
+// written (see WithTelemetryLog); such failures never fail a call.
+func (r *Router) TelemetryLogErrors() uint64 {
+	if r == nil || r.tel == nil || r.tel.log == nil {
+		return 0
+	}
+	return r.tel.log.failed.Load()
+}
+
+// newLogRecord is the telemetry-log record of a call: figures and classified
+// errors only, never prompt, completion or provider error text.
+func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *telemetrylog.Record {
+	rec := &telemetrylog.Record{
+		V:              telemetrylog.FormatVersion,
+		Time:           rep.Start.UTC(),
+		Decision:       string(rep.Decision),
+		Tier:           rep.Tier,
+		Model:          rep.Model,
+		Policy:         rep.Policy,
+		Reason:         rep.Reason,
+		ConversationID: rep.Conversation,
+		ScorerFailed:   rep.ScoreErr != nil,
+		Threshold:      finiteOr0(rep.Threshold),
+		BaseThreshold:  finiteOr0(rep.BaseThreshold),
+		EstimatedUSD:   nonNegative(estimated(rep)),
+		ReservedUSD:    nonNegative(rep.Estimated),
+		CostUSD:        nonNegative(rep.Cost),
+		BudgetUSD:      nonNegative(rep.Budget),
+		SpentBeforeUSD: nonNegative(rep.SpentBefore),
+		SpentAfterUSD:  nonNegative(rep.SpentAfter),
+		RemainingUSD:   nonNegative(rep.Remaining),
+		LatencyMS:      millis(rep.Latency),
+		Error:          errType,
+	}
+	if finite(rep.Score) {
+		s := rep.Score
+		rec.Score = &s
+	}
+	if len(rep.Attempts) > 0 {
+		rec.Attempts = make([]telemetrylog.Attempt, len(rep.Attempts))
+	}
+	for i := range rep.Attempts {
+		a := &rep.Attempts[i]
+		la := telemetrylog.Attempt{
+			Tier:          a.Tier,
+			Model:         a.Model,
+			Provider:      a.Provider,
+			ResponseModel: a.ResponseModel,
+			MaxTokens:     max(a.MaxTokens, 0),
+			Streaming:     a.Streaming,
+			ReservedUSD:   nonNegative(a.Reserved),
+			CostUSD:       nonNegative(a.Cost),
+			UsageSource:   a.UsageSource,
+			FinishReasons: a.FinishReasons,
+			Error:         string(a.ErrClass),
+			LatencyMS:     millis(a.Latency),
+		}
+		if a.UsageSource == "provider" {
+			u := a.Usage
+			la.Tokens = telemetrylog.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
+				CacheRead: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens}
+		}
+		rec.Tokens.Input += la.Tokens.Input
+		rec.Tokens.Output += la.Tokens.Output
+		rec.Tokens.CacheRead += la.Tokens.CacheRead
+		rec.Tokens.CacheWrite += la.Tokens.CacheWrite
+		rec.Tokens.Reasoning += la.Tokens.Reasoning
+		rec.Attempts[i] = la
+	}
+	if sc.IsValid() {
+		rec.TraceID, rec.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	}
+	return rec
+}
+
+func millis(d time.Duration) float64 { return max(float64(d)/float64(time.Millisecond), 0) }
+
+func finiteOr0(f float64) float64 {
+	if !finite(f) {
+		return 0
+	}
+	return f
+}
+
+func nonNegative(f float64) float64 {
+	if !finite(f) || f < 0 {
+		return 0
+	}
+	return f
+}
