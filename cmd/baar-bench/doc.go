@@ -101,4 +101,80 @@
 // mixed training traffic (mostly MMLU), so it sends most GSM8K prompts to
 // the capable model; the train-calibrated router rows show the shares a
 // user gets by calibrating on their own traffic.
+//
+// # Live runs
+//
+//	go run ./cmd/baar-bench --live --simulate --data ../shared/data/routellm --n 10
+//	OPENAI_API_KEY=… [OPENAI_BASE_URL=…] go run ./cmd/baar-bench --live --data DIR [--only gsm8k]
+//	    [--cheap-model gpt-4o-mini --capable-model gpt-4o] [--cheap-price IN,OUT --capable-price IN,OUT]
+//	go run ./cmd/baar-bench --live --provider ollama --cheap-model llama3.2:3b --capable-model llama3.1:70b \
+//	    --cheap-price 0,0 --capable-price 0,0 --dataset jsonl:PATH
+//	    [--n 50] [--seed 1] [--budget 1] [--share 0.2] [--max-output-tokens 1024] [--timeout 2m] [--split test] [--json]
+//
+// --live sends --n prompts (default 50) of each dataset, sampled
+// deterministically with --seed from the --split (default test) and kept in
+// the data's order, to two real langchaingo models behind baar.Router, and
+// prints per dataset: the share of calls the capable model answered, the
+// accuracy (refused and failed calls count as wrong) and the accuracy over
+// the answered calls, the answers whose number or letter could not be read,
+// the ACTUAL spend (Router.Spent: settled from the providers' reported
+// usage), the spend against always-capable, the calls answered by each tier,
+// the calls downgraded to the cheap model for want of budget, the calls the
+// budget refused, and provider errors. Three strategies run the same prompts:
+// always-cheap, always-capable (a constant scorer, threshold fixed) and the
+// router with scoring.Default() calibrated by baar.WithCapableShare(--share,
+// the dataset's TRAIN-split prompts) under the default threshold schedule.
+// Each strategy has its own Router and its own --budget (default $1) per
+// dataset, so the three are comparable and one running dry does not starve
+// the others: the most a run can spend is datasets × 3 × --budget. Calls are
+// sequential, capped at --max-output-tokens (baar.WithMaxOutputTokens), and a
+// budget running dry mid-run is reported (the refused calls are counted as
+// unanswered), never an error. Three provider errors in a row before any
+// answer end the run (wrong key, URL or model).
+//
+// Providers: --provider openai (default) calls the OpenAI-compatible endpoint
+// of OPENAI_BASE_URL (default api.openai.com) with OPENAI_API_KEY; without
+// the key the command fails before any network access. The models are
+// --cheap-model and --capable-model (default gpt-4o-mini and gpt-4o), priced
+// from the embedded table or by --cheap-price / --capable-price IN,OUT (USD
+// per 1M tokens). --provider ollama calls OLLAMA_HOST (default
+// http://127.0.0.1:11434); both models must be named and priced by flag (a
+// local model has no list price; 0,0 is allowed, and then nothing is ever
+// refused). --simulate replaces the endpoint by baar's in-process simulator
+// (baartest.NewServer) speaking the OpenAI protocol: no key and no network
+// are needed, a banner on stderr and in the output says the results are
+// SIMULATED, and accuracy is meaningless (the simulator's answers are filler
+// text, not answers); routing, budget, spend and grading are exercised.
+//
+// Prompts and grading: a prompt graded by number gets "Solve the problem
+// step by step, then end your reply with a last line of the form: Answer:
+// <number>"; a prompt graded by letter is preceded by "Answer the following
+// multiple-choice question with the letter of the correct choice (A, B, C or
+// D) only." (the router scores, and is calibrated on, the prompts with their
+// instruction). A number answer is the first number after the last "answer"
+// on its line, else after the last "####", else in the last \boxed{}, else
+// the last number of the reply; numbers are normalized (thousands commas
+// removed, zero decimals dropped: "$1,234.00" is 1234) and compared as
+// values; digits glued to a word ("gpt-4o") are not numbers. A letter answer
+// is a reply that is only a letter, else the letter after the last
+// "Answer:"/"answer is", else a leading "C." or "(C)", else the first "(C)",
+// "option C" or "choice C", else the first standalone capital A–D that is not
+// the article "A".
+//
+// Gold answers: RouteLLM's files hold no gold answers. For GSM8K the gold
+// number is derived from the labelled responses: GPT-4's final number where
+// GPT-4 was labelled correct, else Mixtral's "#### N" number where only
+// Mixtral was labelled correct. Where both were labelled correct the two
+// numbers agree but for 4 prompts (RouteLLM's labels accept a few sign and
+// unit slips: -15 for 15, 0.84 for 84); those 4 and the 92 prompts neither
+// model got right have no trustworthy gold and are left out before
+// sampling, which makes the live GSM8K sample slightly easier than the
+// benchmark. RouteLLM's MMLU files hold only True/False labels (no gold
+// letter, no response text), so live MMLU answers are NOT graded: spend,
+// routing and the answer format are still measured. To grade MMLU, or any
+// data, give --dataset jsonl:PATH with an "answer" field per line (a number
+// or a letter A–D) and optionally "grade": "number", "letter" or "none";
+// only "prompt" is required in a live run. --only NAMES (comma-separated)
+// keeps some datasets. The offline flags (--cross, --plot, --scores-out,
+// --value-policy, --assume-output-tokens, --approx-tokens) do not apply.
 package main

@@ -38,6 +38,7 @@ type config struct {
 	scoresOut    string
 	quiet        bool
 	gate         *gateFlags // nil without --value-policy
+	live         *liveFlags // nil without --live
 }
 
 // Shares at which the router row is calibrated.
@@ -52,8 +53,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.datasets, "dataset", "generic labelled data, jsonl:PATH (repeatable)")
 	fs.StringVar(&split, "split", "test", "split to evaluate: test, train or all")
 	fs.BoolVar(&c.cross, "cross", false, "also train on each dataset's train split and evaluate on the others' test split")
-	fs.StringVar(&c.cheapModel, "cheap-model", "", "price the cheap model from the embedded price table (default: RouteLLM's Mixtral-8x7B at $0.24/M)")
-	fs.StringVar(&c.capableModel, "capable-model", "", "price the capable model from the embedded price table (default: RouteLLM's GPT-4 at $24.7/M)")
+	fs.StringVar(&c.cheapModel, "cheap-model", "", "price the cheap model from the embedded price table (default: RouteLLM's Mixtral-8x7B at $0.24/M); with --live, the cheap model to call (default gpt-4o-mini)")
+	fs.StringVar(&c.capableModel, "capable-model", "", "price the capable model from the embedded price table (default: RouteLLM's GPT-4 at $24.7/M); with --live, the capable model to call (default gpt-4o)")
 	fs.IntVar(&c.assumeOut, "assume-output-tokens", 5, "output tokens assumed per answer when the data has no response texts (MMLU: a letter and a few tokens)")
 	fs.BoolVar(&c.approx, "approx-tokens", false, "count tokens as bytes/4 instead of with cl100k_base")
 	fs.BoolVar(&c.jsonOut, "json", false, "print JSON instead of tables")
@@ -62,6 +63,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
 	g := &gateFlags{}
 	g.register(fs)
+	l := &liveFlags{}
+	l.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -84,6 +87,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if g.spec != "" {
 		c.gate = g
 	}
+	if err := l.validate(fs); err != nil {
+		return nil, err
+	}
+	if l.enabled {
+		c.live = l
+	}
 	return c, nil
 }
 
@@ -91,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parse(args, stderr)
 	if err != nil {
 		return err
+	}
+	if c.live != nil {
+		return runLive(ctx, c, stdout, stderr)
 	}
 	start := time.Now()
 	prices, err := pricePair(c.cheapModel, c.capableModel)
