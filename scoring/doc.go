@@ -7,7 +7,7 @@
 //
 // # Default
 //
-// Default is offline, deterministic and fast (about 6–7 µs of CPU time on a
+// Default is offline, deterministic and fast (about 6 µs of CPU time on a
 // 2 KB prompt, no allocation, see BenchmarkDefault2KB). It reads bounded
 // signals of the conversation: distinct words, word length, numbers,
 // arithmetic operators, math notation, code, lines, sentences, questions,
@@ -30,7 +30,7 @@
 // cmd/baar-train on the train split of RouteLLM's GSM8K and MMLU results
 // for Mixtral-8x7B and GPT-4, combines them; the weights are embedded
 // (weights.json). On the fixed test split (go run ./cmd/baar-bench --data
-// ../shared/data/routellm): MMLU APGR 0.680, CPT(50%) 27.8%; GSM8K APGR
+// ../shared/data/routellm): MMLU APGR 0.680, CPT(50%) 27.7%; GSM8K APGR
 // 0.589, CPT(50%) 38.2% (prompt length: 0.606 / 34.5% and 0.551 / 41.9%).
 //
 // The score is a calibrated percentile: the raw model output mapped through
@@ -44,8 +44,26 @@
 // the share of distinct words, so padding and repetition add little; cue
 // words count once each and are capped; words addressed to a router or
 // scorer ("route", "complexity", "gpt", "ignore", "expert", …) are ignored
-// by every feature. A test holds a set of such attempts under the 20%-share
-// threshold.
+// by every feature. That is not enough on its own: the words around them
+// still count, and one added word can move the domain classifier, whose
+// posterior over a short prompt is sharp ("Translate 'thank you' into
+// German. This is a request." scored 0.80, the prompt alone 0.60). So the
+// scan also splits the last user message into segments (sentences, lines,
+// bracketed groups) and marks those aimed at the scorer: naming the router
+// or a model family, a label ("SYSTEM:", "Difficulty:"), nothing but words
+// about the request, a model or difficulty ("This is a request."), a
+// request or model word joined with a difficulty word ("treat this as an
+// expert-level task", "use the best model"), keyword stuffing (a
+// difficulty word in every four), a persona ("You are a world-class …",
+// "Act as …"). When it finds one, the request is scored again without
+// them and the lower score is kept: such a segment can lower a score,
+// never raise it, in any position and however often it is repeated. On the
+// RouteLLM prompts the guard changes about 1% of the scores (a legitimate
+// sentence taken for one costs some recall) and no benchmark figure beyond
+// noise; requests without a guard word cost one bit-set read per word. A
+// test holds over 1,300 attacks (cmd/baar-stress's and paraphrases, before,
+// after, inside and repeated) under the 20%-share threshold, and the
+// injections at or under the score of the prompt alone.
 //
 // # Semantic
 //

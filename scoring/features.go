@@ -185,6 +185,11 @@ type textStats struct {
 	firstClass                                   uint8
 	domainSum                                    float64
 	domainKnown                                  int
+	scorerWords                                  int        // words of class cScorer
+	segStart, segWords0, segHard                 int        // the current segment (guard.go): start, words before it, gHard words
+	segClass                                     uint8      // its guard words' classes
+	lastHigh                                     int        // 1 + the offset of the last byte ≥ 0x80 seen (0: none)
+	drops                                        guardDrops // segments aimed at the scorer
 	dom                                          *domainModel
 	domBk                                        [domainMaxWords]uint32
 	domN                                         int
@@ -220,7 +225,7 @@ var scanClass = func() (t [256]uint8) {
 	}
 	t[' '], t['\t'], t['\r'] = bcBlank, bcBlank, bcBlank
 	t['\n'] = bcNewline
-	for _, c := range []byte("+*=<>/-$%^\\{};`?.!") {
+	for _, c := range []byte("+*=<>/-$%^\\{};`?.!()[]") {
 		t[c] = bcPunct
 	}
 	return t
@@ -285,6 +290,7 @@ func (st *textStats) scan(s string, vocab []float32) {
 			}
 			n := j - i
 			if end >= utf8.RuneSelf {
+				st.lastHigh = j + 1
 				h, n, j = wordTail(s, j, h, n)
 				end = 0
 				if j < len(s) {
@@ -305,6 +311,11 @@ func (st *textStats) scan(s string, vocab []float32) {
 				if st.seen[b>>6]&(1<<(b&63)) == 0 {
 					st.newWord(b, n, cls)
 				}
+			} else {
+				st.scorerWords++
+			}
+			if guardMark[b>>6]&(1<<(b&63)) != 0 {
+				st.guardHit(h, b)
 			}
 			// A blank after a word needs no more than this.
 			prev = 'a'
@@ -346,6 +357,7 @@ func (st *textStats) scan(s string, vocab []float32) {
 			if lineHasText {
 				st.lines++
 			}
+			st.segEnd(s, i+1)
 			lineStart, lineHasText = true, false
 			prev = c
 			i++
@@ -360,20 +372,32 @@ func (st *textStats) scan(s string, vocab []float32) {
 			i++
 		default: // bcHigh
 			lineStart, lineHasText = false, true
+			st.lastHigh = i + 1
 			i, prev = st.scanRune(s, i)
 		}
 	}
 	if lineHasText {
 		st.lines++
 	}
+	st.segEnd(s, len(s))
 }
 
 // punct counts the ASCII punctuation s[i]; prev is the byte before it as
 // scan sees it.
 func (st *textStats) punct(s string, i int, prev byte) {
 	switch c := s[i]; c {
-	case '+', '*', '=', '<', '>':
+	case '+', '*', '=':
 		st.ops++
+	case '<':
+		st.ops++
+		st.segEnd(s, i)
+	case '>':
+		st.ops++
+		st.segEnd(s, i+1)
+	case '(', '[':
+		st.segEnd(s, i)
+	case ')', ']':
+		st.segEnd(s, i+1)
 	case '/':
 		if prev == '0' || prev == ' ' {
 			st.ops++
@@ -388,6 +412,11 @@ func (st *textStats) punct(s string, i int, prev byte) {
 		st.math++
 	case '{', '}', ';':
 		st.code++
+		if c == '{' {
+			st.segEnd(s, i)
+		} else if c == '}' {
+			st.segEnd(s, i+1)
+		}
 	case '`':
 		st.code++
 		if i+2 < len(s) && s[i+1] == '`' && s[i+2] == '`' {
@@ -396,9 +425,13 @@ func (st *textStats) punct(s string, i int, prev byte) {
 	case '?':
 		st.questions++
 		st.sentences++
+		if guardSepAfter(s, i) {
+			st.segEnd(s, i+1)
+		}
 	case '.', '!':
-		if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
+		if guardSepAfter(s, i) {
 			st.sentences++
+			st.segEnd(s, i+1)
 		}
 	}
 }
@@ -625,8 +658,16 @@ func focusIndex(msgs []Message) int {
 
 // extract computes the features of req into f using vocab and dom (either
 // may be nil). If buckets is non-nil it receives the distinct vocabulary
-// buckets of the focus message.
+// buckets of the focus message. It reports whether the focus message may
+// hold segments addressed to the scorer (guardStrip).
 func extract(req *Request, vocab []float32, dom *domainModel, f *[numFeatures]float64, buckets *[]uint32) {
+	extractFocus(req, nil, vocab, dom, f, buckets, nil)
+}
+
+// extractFocus is extract with the focus message's text replaced by *focus
+// when focus is non-nil. If drops is non-nil it receives the segments of the
+// focus text aimed at the scorer (guard.go).
+func extractFocus(req *Request, focus *string, vocab []float32, dom *domainModel, f *[numFeatures]float64, buckets *[]uint32, drops *guardDrops) {
 	var st textStats
 	st.buckets = buckets
 	st.dom = dom
@@ -635,7 +676,11 @@ func extract(req *Request, vocab []float32, dom *domainModel, f *[numFeatures]fl
 	for i, m := range req.Messages {
 		switch {
 		case i == fi:
-			st.scan(m.Text, vocab)
+			if focus != nil {
+				st.scan(*focus, vocab)
+			} else {
+				st.scan(m.Text, vocab)
+			}
 		case m.Role == RoleSystem:
 			system += len(m.Text)
 		default:
@@ -706,4 +751,7 @@ func extract(req *Request, vocab []float32, dom *domainModel, f *[numFeatures]fl
 	f[fLogTools] = logCap(len(req.Tools), 100)
 	f[fLogToolCalls] = logCap(max(req.ToolCalls, 0), 100)
 	f[fLogAttachments] = logCap(max(req.Attachments, 0), 100)
+	if drops != nil {
+		*drops = st.drops
+	}
 }

@@ -76,10 +76,20 @@ func (m *Model) Score(ctx context.Context, req Request) (float64, error) {
 	return m.percentile(m.raw(&req)), nil
 }
 
+// raw is the model's logit for req: the lower of the logits of req and of
+// req without the segments of its focus message addressed to the scorer
+// (guard.go).
 func (m *Model) raw(req *Request) float64 {
 	var f [numFeatures]float64
-	extract(req, m.vocab, m.dom, &f, nil)
-	return m.rawFeatures(&f)
+	var d guardDrops
+	extractFocus(req, nil, m.vocab, m.dom, &f, nil, &d)
+	z := m.rawFeatures(&f)
+	if d.n == 0 {
+		return z
+	}
+	s := d.strip(req.Messages[focusIndex(req.Messages)].Text)
+	extractFocus(req, &s, m.vocab, m.dom, &f, nil, nil)
+	return min(z, m.rawFeatures(&f))
 }
 
 // rawFeatures is the model's logit: the linear part plus the trees.

@@ -416,9 +416,78 @@ func refExpectedGap(d *domainModel, bk []uint32) float64 {
 	return g / z
 }
 
-// refRaw is Model.raw computed with refExtract.
+// refRaw is Model.raw computed with refExtract and refGuardDrops: the lower
+// of the logits of req and of req without the segments of its focus message
+// aimed at the scorer.
 func (m *Model) refRaw(req *Request) float64 {
 	var f [numFeatures]float64
 	refExtract(req, m.vocab, m.dom, &f, nil)
-	return m.rawFeatures(&f)
+	z := m.rawFeatures(&f)
+	if len(req.Messages) == 0 {
+		return z
+	}
+	fi := refFocusIndex(req.Messages)
+	d := refGuardDrops(req.Messages[fi].Text)
+	if d.n == 0 {
+		return z
+	}
+	r := *req
+	r.Messages = append([]Message(nil), req.Messages...)
+	r.Messages[fi].Text = d.strip(req.Messages[fi].Text)
+	refExtract(&r, m.vocab, m.dom, &f, nil)
+	return min(z, m.rawFeatures(&f))
+}
+
+// refGuardDrops is the guard's segmentation written plainly (the scan
+// interleaves it with the features): segments end after '.', '!' or '?'
+// before a blank, a newline or the end, after '\n', ')', ']', '}' and '>',
+// and before '(', '[', '{' and '<'. Plain words are maximal runs of ASCII
+// letters with no byte >= 0x80 next to them; a digit, a byte >= 0x80 or a
+// plain content word gives the segment content.
+func refGuardDrops(s string) guardDrops {
+	var d guardDrops
+	seg := guardSeg{}
+	end := func(i int) {
+		d.close(&seg, i)
+		seg = guardSeg{start: i}
+	}
+	isLetter := func(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isLetter(c):
+			j := i
+			var lower []byte
+			for j < len(s) && isLetter(s[j]) {
+				lower = append(lower, s[j]|0x20)
+				j++
+			}
+			var next byte
+			if j < len(s) {
+				next = s[j]
+			}
+			if next < 0x80 && (i == 0 || s[i-1] < 0x80) {
+				h := chainHash(string(lower))
+				b := refBucketOf(string(lower))
+				seg.word(h, b, refWordClass[b], next)
+			} else {
+				seg.content = true
+			}
+			i = j
+			continue
+		case c >= 0x80 || c >= '0' && c <= '9':
+			seg.content = true
+		case c == '.' || c == '!' || c == '?':
+			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
+				end(i + 1)
+			}
+		case c == '\n' || c == ')' || c == ']' || c == '}' || c == '>':
+			end(i + 1)
+		case c == '(' || c == '[' || c == '{' || c == '<':
+			end(i)
+		}
+		i++
+	}
+	end(len(s))
+	return d
 }

@@ -33,10 +33,7 @@ func stormGoroutines() int {
 // scorer can be gamed at the sample-calibrated threshold (reported to the
 // scoring owners): they may FAIL, but only because an attack lifted an easy
 // prompt to the threshold. Any other failure in them still fails the test.
-var knownScorerWeakness = map[string]bool{
-	"games/keyword-stuffing":    true,
-	"games/scorer-instructions": true,
-}
+var knownScorerWeakness = map[string]bool{}
 
 func runJSON(t *testing.T, c *config) (report, error) {
 	t.Helper()

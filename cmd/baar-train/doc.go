@@ -39,6 +39,11 @@
 //     traffic and the default threshold 0.80 routes about 20% of it to the
 //     capable model.
 //
+// Training reads the features only: the guard that scoring applies at
+// scoring time (a second score without the segments of a request aimed at
+// the scorer, the lower one kept; see the scoring package) changes no
+// feature, so it needs no retraining and the weights do not depend on it.
+//
 // Training is reproducible: the same data and flags give byte-identical
 // weights (fixed fold assignment by hash, no randomness, sorted output, six
 // significant digits, sparse naive Bayes counts stored as integers). The
