@@ -13,7 +13,7 @@ import (
 
 // prompt2KB is a 2 KB English prompt of the kind an agent sends.
 var prompt2KB = func() string {
-	const s = "You are a careful assistant. Read the following notes about the quarterly report and answer the question at the end. " +
+	const s = "Read the following notes about the quarterly report carefully and answer the question at the end. " +
 		"Revenue grew 12% to $4.2M while costs rose 7%; the sales team hired 3 people and churn fell from 5.1% to 4.3%. "
 	var b strings.Builder
 	for b.Len() < 2048-60 {
@@ -114,5 +114,21 @@ func BenchmarkOverhead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRouterGuarded is BenchmarkRouter with a prompt whose sentences
+// the scorer's guard sets aside ("You are a careful assistant." in the user
+// message): the request is scored twice, with and without them.
+func BenchmarkRouterGuarded(b *testing.B) {
+	r := benchRouter(b)
+	msgs := []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman,
+		strings.Repeat("You are a careful assistant. ", 8)+prompt2KB[:2048-8*29])}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.GenerateContent(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
