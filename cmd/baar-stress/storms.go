@@ -296,13 +296,20 @@ func stormVerdict(o *outcome, e *env, g *rig, s *stormStats, n int, spec stormSp
 		o.failf("no call was refused: the cap was not tight, the storm proved nothing")
 	}
 	if spec.overrun {
-		if st.Spent <= st.Limit {
-			o.failf("the spend %s never passed the cap %s although the provider reported %d× the output cap", st.Spent, st.Limit, baartest.InflationFactor)
-		} else if g.ledger.overCommitted.Load() == 0 {
-			o.failf("no settlement above its reservation was recorded")
+		// The truth must be recorded: settlements above their reservations
+		// (verify checked that the ledger's spend is the sum of what the
+		// provider reported). Whether the total passes the cap depends on
+		// how many calls were in flight when the first inflated answer
+		// settled, so it is reported, not required.
+		if g.ledger.overCommitted.Load() == 0 {
+			o.failf("no settlement above its reservation was recorded although the provider reported %d× the output cap", baartest.InflationFactor)
 		} else {
-			o.notef("overrun recorded: spent %s of %s (%d settlements above their reservation), %d reservations refused after, none granted",
-				usd(st.Spent.USD()), usd(st.Limit.USD()), g.ledger.overCommitted.Load(), g.ledger.refusals.Load())
+			past := "within"
+			if st.Spent > st.Limit {
+				past = "past"
+			}
+			o.notef("overrun recorded: spent %s, %s the cap of %s (%d settlements above their reservation), %d reservations refused after, none granted",
+				usd(st.Spent.USD()), past, usd(st.Limit.USD()), g.ledger.overCommitted.Load(), g.ledger.refusals.Load())
 		}
 	}
 	o.notef("%d calls: %d answered, %d refused, %d injected failures, %d timed out; %d provider requests (%d cheap, %d capable), %d failovers, %d downgrades",
