@@ -27,6 +27,7 @@ import (
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/internal/demo"
 	"github.com/baarcore/baar/internal/otelsetup"
+	"github.com/baarcore/baar/scoring"
 )
 
 func main() {
@@ -62,12 +63,42 @@ func run() error {
 	defer models.Close()
 	cheap, capable := models.Cheap, models.Capable
 
+	tasks := []string{
+		"What is 12 + 30? Use the calculator.",
+		"What is 7 * 6? Use the calculator.",
+		"A train leaves at 3pm at 80 km/h, a second one at 4pm at 120 km/h on the same track. Derive step by step when the second catches up, then check the arithmetic with the calculator.",
+		"A tank is filled by pipe A in 6 hours and by pipe B in 9 hours, while pipe C empties it in 12 hours. With all three open from empty, after how many hours is the tank full? Show the equation, then verify 36 / 7 with the calculator.",
+	}
+	tierNames := []baar.Tier{
+		{Model: cheap, Name: *cheapName, Provider: "openai"},
+		{Model: capable, Name: *capableName, Provider: "openai"},
+	}
+
+	// Calibrate on this agent's own traffic, for free: a probe Router with a
+	// $0 budget refuses every call locally (no provider request) but reports
+	// each first step's complexity score. Half of these tasks may go to the
+	// capable model.
+	var scores []float64
+	probe, err := baar.New(tierNames[0], tierNames[1], baar.WithBudget(0),
+		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) { scores = append(scores, r.Score) }))
+	if err != nil {
+		return err
+	}
+	for _, task := range tasks {
+		if _, err := chains.Run(ctx, agents.NewExecutor(agents.NewOneShotAgent(probe, []tools.Tool{calculator{}})), task); !errors.Is(err, baar.ErrBudgetExceeded) {
+			return fmt.Errorf("probe: %v", err)
+		}
+	}
+	threshold, err := scoring.ThresholdForShare(scores, 0.5)
+	if err != nil {
+		return err
+	}
+
 	calls := 0
-	router, err := baar.New(
-		baar.Tier{Model: cheap, Name: *cheapName, Provider: "openai"},
-		baar.Tier{Model: capable, Name: *capableName, Provider: "openai"},
+	router, err := baar.New(tierNames[0], tierNames[1],
 		baar.WithBudget(*budgetUSD),
 		baar.WithMaxOutputTokens(*maxOut),
+		baar.WithComplexityThreshold(threshold),
 		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) {
 			calls++
 			printReport(calls, r)
@@ -76,14 +107,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("budget $%.4f, cheap %s, capable %s, threshold %.2f\n\n", router.Budget(), *cheapName, *capableName, router.Threshold())
+	fmt.Printf("budget $%.4f, cheap %s, capable %s, threshold %.2f (calibrated on these tasks' first steps for a 50%% capable share)\n\n",
+		router.Budget(), *cheapName, *capableName, router.Threshold())
 
 	agent := agents.NewOneShotAgent(router, []tools.Tool{calculator{}})
 	exec := agents.NewExecutor(agent, agents.WithMaxIterations(4))
-	tasks := []string{
-		"What is 12 + 30? Use the calculator.",
-		"A train leaves at 3pm at 80 km/h, a second one at 4pm at 120 km/h on the same track. Derive step by step when the second catches up, then check the arithmetic with the calculator.",
-	}
 	for _, task := range tasks {
 		fmt.Printf("task: %s\n", task)
 		out, err := chains.Run(ctx, exec, task)
@@ -134,20 +162,20 @@ func clip(s string, n int) string {
 	return s
 }
 
-// calculator evaluates the first "a + b", "a - b" or "a * b" in its input.
+// calculator evaluates the first "a + b", "a - b", "a * b" or "a / b" in its input.
 type calculator struct{}
 
-var arithmetic = regexp.MustCompile(`(-?\d+)\s*([-+*x×])\s*(-?\d+)`)
+var arithmetic = regexp.MustCompile(`(-?\d+)\s*([-+*x×/])\s*(-?\d+)`)
 
 func (calculator) Name() string { return "calculator" }
 func (calculator) Description() string {
-	return "Evaluates one addition, subtraction or multiplication of two integers, e.g. 12 + 30 or 7 * 13."
+	return "Evaluates one addition, subtraction, multiplication or division of two integers, e.g. 12 + 30 or 36 / 7."
 }
 
 func (calculator) Call(_ context.Context, input string) (string, error) {
 	m := arithmetic.FindStringSubmatch(input)
 	if m == nil {
-		return "no arithmetic found: write it as 'a + b', 'a - b' or 'a * b'", nil
+		return "no arithmetic found: write it as 'a + b', 'a - b', 'a * b' or 'a / b'", nil
 	}
 	x, err1 := strconv.Atoi(m[1])
 	y, err2 := strconv.Atoi(m[3])
@@ -159,6 +187,11 @@ func (calculator) Call(_ context.Context, input string) (string, error) {
 		return m[1] + " + " + m[3] + " = " + strconv.Itoa(x+y), nil
 	case "-":
 		return m[1] + " - " + m[3] + " = " + strconv.Itoa(x-y), nil
+	case "/":
+		if y == 0 {
+			return "division by zero", nil
+		}
+		return m[1] + " / " + m[3] + " = " + strconv.FormatFloat(float64(x)/float64(y), 'g', 6, 64), nil
 	default:
 		return m[1] + " * " + m[3] + " = " + strconv.Itoa(x*y), nil
 	}
