@@ -294,10 +294,10 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 
 	// Reserve, downgrading when the capable model is unaffordable.
 	t := want
-	res, a, err := r.reserve(ctx, t, msgs, &co)
+	res, a, p, err := r.reserve(ctx, in, t)
 	if errors.Is(err, budget.ErrExceeded) && t == r.capable {
 		t = r.cheap
-		res, a, err = r.reserve(ctx, t, msgs, &co)
+		res, a, p, err = r.reserve(ctx, in, t)
 		if err == nil {
 			rep.Decision = DecisionDowngraded
 		}
@@ -309,7 +309,7 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	}
 
 	// Call and settle; fail over once from capable to cheap.
-	resp, err := r.attempt(ctx, rep, t, res, a, msgs, options, &co)
+	resp, err := r.attempt(ctx, rep, t, res, a, p, msgs, options, &co)
 	if err == nil && t == r.capable && in.Conversation != "" && r.sticky != nil && route.Policy != "sticky" {
 		// Pinned (again) by a capable route of its own; sticky steps do not
 		// extend the pin, so WithStickyConversations' bounds hold.
@@ -322,12 +322,12 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	if !last.ErrClass.retryable() {
 		return nil, err
 	}
-	res, a, rerr := r.reserve(ctx, r.cheap, msgs, &co)
+	res, a, p, rerr := r.reserve(ctx, in, r.cheap)
 	if rerr != nil {
 		return nil, fmt.Errorf("baar: %s failed (%w); failover to %s refused: %w", t.Name, err, r.cheap.Name, rerr)
 	}
 	rep.Decision = DecisionFailover
-	return r.attempt(ctx, rep, r.cheap, res, a, msgs, options, &co)
+	return r.attempt(ctx, rep, r.cheap, res, a, p, msgs, options, &co)
 }
 
 // effectiveThreshold raises the configured threshold with utilization.
@@ -343,58 +343,82 @@ func (r *Router) effectiveThreshold(st budget.State) float64 {
 	return eff
 }
 
-// reserve holds the worst-case cost of calling t: input tokens at the input
-// price plus the output cap (per choice) at the output price. It uses a cheap
-// upper bound on the input tokens, and counts exactly only when the bound does
-// not fit.
-func (r *Router) reserve(ctx context.Context, t *tier, msgs []llms.MessageContent, co *llms.CallOptions) (budget.Reservation, Attempt, error) {
-	a := Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: co.StreamingFunc != nil || co.StreamingReasoningFunc != nil}
-	price, rates, model := t.price, t.rates, t.Name
+// callPlan is the worst case of calling a tier's model for one request: the
+// model that answers (the tier's, or the caller's llms.WithModel), its compiled
+// price, the output cap per choice and for all choices, the input-token bound
+// and the cost of it all.
+type callPlan struct {
+	model     string
+	rates     budget.Rates
+	maxTokens int
+	output    int64
+	input     int64
+	est       budget.Amount
+}
+
+// plan computes t's worst case for the request: input tokens (a cheap upper
+// bound) at the input price plus the output cap (per choice) at the output
+// price.
+func (r *Router) plan(t *tier, msgs []llms.MessageContent, co *llms.CallOptions) (callPlan, error) {
+	p := callPlan{model: t.Name, rates: t.rates, maxTokens: co.MaxTokens}
+	price := t.price
 	if co.Model != "" && co.Model != t.Name {
 		// The caller overrides the provider's model: price that one, or refuse.
 		var err error
-		if price, rates, err = r.ratesOf(co.Model); err != nil {
-			return budget.Reservation{}, a, err
+		if price, p.rates, err = r.ratesOf(co.Model); err != nil {
+			return p, err
 		}
-		model, a.Model = co.Model, co.Model
+		p.model = co.Model
 	}
-	a.MaxTokens = co.MaxTokens
-	if a.MaxTokens == 0 {
-		a.MaxTokens = r.maxOutput
-		if a.MaxTokens == 0 {
-			a.MaxTokens = int(price.MaxOutputTokens)
+	if p.maxTokens == 0 {
+		p.maxTokens = r.maxOutput
+		if p.maxTokens == 0 {
+			p.maxTokens = int(price.MaxOutputTokens)
 		}
-		if a.MaxTokens <= 0 {
-			return budget.Reservation{}, a, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", model)
+		if p.maxTokens <= 0 {
+			return p, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", p.model)
 		}
 	}
-	out := outputTokens(a.MaxTokens, co)
-	a.InputTokensEstimate = r.counter.Bound(model, msgs, co)
-	est, err := rates.EstimateCost(a.InputTokensEstimate, out)
+	p.output = outputTokens(p.maxTokens, co)
+	p.input = r.counter.Bound(p.model, msgs, co)
+	est, err := p.rates.EstimateCost(p.input, p.output)
 	if err != nil {
-		return budget.Reservation{}, a, fmt.Errorf("baar: pricing %s: %w", model, err)
+		return p, fmt.Errorf("baar: pricing %s: %w", p.model, err)
 	}
-	res, err := r.ledger.Reserve(ctx, est)
+	p.est = est
+	return p, nil
+}
+
+// reserve holds the worst case of calling t (in.plan). It counts the input
+// exactly only when the bound does not fit.
+func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tier) (budget.Reservation, Attempt, callPlan, error) {
+	a := Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: in.co.StreamingFunc != nil || in.co.StreamingReasoningFunc != nil}
+	p, err := in.plan(t)
+	if err != nil {
+		return budget.Reservation{}, a, p, err
+	}
+	a.Model, a.MaxTokens, a.InputTokensEstimate = p.model, p.maxTokens, p.input
+	res, err := r.ledger.Reserve(ctx, p.est)
 	if errors.Is(err, budget.ErrExceeded) {
-		if n := r.counter.Count(model, msgs, co); n < a.InputTokensEstimate {
-			if e2, err2 := rates.EstimateCost(n, out); err2 == nil && e2 < est {
-				a.InputTokensEstimate, est = n, e2
-				res, err = r.ledger.Reserve(ctx, est)
+		if n := r.counter.Count(p.model, in.msgs, in.co); n < p.input {
+			if e2, err2 := p.rates.EstimateCost(n, p.output); err2 == nil && e2 < p.est {
+				a.InputTokensEstimate, p.input, p.est = n, n, e2
+				res, err = r.ledger.Reserve(ctx, p.est)
 			}
 		}
 	}
 	if err != nil {
 		var ex *budget.ExceededError
 		if errors.As(err, &ex) {
-			return budget.Reservation{}, a, newBudgetError(model, ex, est, err)
+			return budget.Reservation{}, a, p, newBudgetError(p.model, ex, p.est, err)
 		}
 		if ctx.Err() != nil {
-			return budget.Reservation{}, a, ctx.Err()
+			return budget.Reservation{}, a, p, ctx.Err()
 		}
-		return budget.Reservation{}, a, fmt.Errorf("baar: reserving %s for %s: %w", est, model, err)
+		return budget.Reservation{}, a, p, fmt.Errorf("baar: reserving %s for %s: %w", p.est, p.model, err)
 	}
-	a.Reserved = est.USD()
-	return res, a, nil
+	a.Reserved = p.est.USD()
+	return res, a, p, nil
 }
 
 // outputTokens is the output a call may produce: its cap for every choice.
@@ -403,7 +427,7 @@ func outputTokens(maxTokens int, co *llms.CallOptions) int64 {
 }
 
 // attempt calls t's model under reservation res and settles it.
-func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budget.Reservation, a Attempt,
+func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budget.Reservation, a Attempt, p callPlan,
 	msgs []llms.MessageContent, options []llms.CallOption, co *llms.CallOptions,
 ) (*llms.ContentResponse, error) {
 	start := time.Now()
@@ -431,7 +455,7 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		var cancel context.CancelCauseFunc
 		pctx, cancel = context.WithCancelCause(actx)
 		defer cancel(nil)
-		sw = &streamWatch{limit: outputTokens(a.MaxTokens, co), cancel: cancel}
+		sw = &streamWatch{limit: p.output, cancel: cancel}
 		callOpts = sw.wrap(callOpts, co)
 	}
 	resp, err := t.Model.GenerateContent(pctx, msgs, callOpts...)
@@ -458,23 +482,14 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		if sw != nil && (!ur.Found || ur.Invalid) {
 			// No usage: bill the input bound and the streamed bytes (a byte
 			// is at least a token), at most the reservation.
-			rates := t.rates
-			if a.Model != t.Name {
-				_, rates, _ = r.ratesOf(a.Model)
-			}
-			out := min(streamed, outputTokens(a.MaxTokens, co))
-			if c, cerr := rates.EstimateCost(a.InputTokensEstimate, out); cerr == nil && c < cost {
+			if c, cerr := p.rates.EstimateCost(p.input, min(streamed, p.output)); cerr == nil && c < cost {
 				cost, a.UsageSource = c, "stream"
 			}
 		}
 		switch {
 		case ur.Found && !ur.Invalid:
 			a.Usage = u
-			rates := t.rates
-			if a.Model != t.Name {
-				_, rates, _ = r.ratesOf(a.Model) // priced at reservation
-			}
-			if c, cerr := rates.Cost(u); cerr == nil {
+			if c, cerr := p.rates.Cost(u); cerr == nil {
 				cost, a.UsageSource = c, "provider"
 			} else {
 				a.UsageProblem = cerr.Error()

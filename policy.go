@@ -74,11 +74,11 @@ type RouteInput struct {
 	// Conversation is the id given with ContextWithConversation, if any.
 	Conversation string
 
-	r    *Router
-	msgs []llms.MessageContent
-	co   *llms.CallOptions
-	est  [2]float64
-	have [2]bool
+	r     *Router
+	msgs  []llms.MessageContent
+	co    *llms.CallOptions
+	plans [2]callPlan
+	have  [2]bool
 }
 
 // Depth is the number of messages in the conversation.
@@ -87,36 +87,34 @@ func (in *RouteInput) Depth() int { return len(in.Request.Messages) }
 // Estimate returns the worst-case cost in USD of sending the call to tier
 // (TierCheap or TierCapable): what the Router would reserve.
 func (in *RouteInput) Estimate(tier string) (float64, error) {
-	i, t := 0, in.r.cheap
+	t := in.r.cheap
 	if tier == TierCapable {
-		i, t = 1, in.r.capable
+		t = in.r.capable
 	} else if tier != TierCheap {
 		return 0, fmt.Errorf("baar: unknown tier %q", tier)
 	}
-	if in.have[i] {
-		return in.est[i], nil
-	}
-	rates, model := t.rates, t.Name
-	if in.co.Model != "" && in.co.Model != t.Name {
-		var err error
-		if _, rates, err = in.r.ratesOf(in.co.Model); err != nil {
-			return 0, err
-		}
-		model = in.co.Model
-	}
-	outCap := in.co.MaxTokens
-	if outCap == 0 {
-		outCap = in.r.maxOutput
-		if outCap == 0 {
-			outCap = int(t.price.MaxOutputTokens)
-		}
-	}
-	est, err := rates.EstimateCost(in.r.counter.Bound(model, in.msgs, in.co), outputTokens(outCap, in.co))
+	p, err := in.plan(t)
 	if err != nil {
 		return 0, err
 	}
-	in.est[i], in.have[i] = est.USD(), true
-	return in.est[i], nil
+	return p.est.USD(), nil
+}
+
+// plan returns t's worst case for this call, computed once per tier (the
+// policies' estimates and the reservation share it).
+func (in *RouteInput) plan(t *tier) (callPlan, error) {
+	i := 0
+	if t == in.r.capable {
+		i = 1
+	}
+	if !in.have[i] {
+		p, err := in.r.plan(t, in.msgs, in.co)
+		if err != nil {
+			return p, err
+		}
+		in.plans[i], in.have[i] = p, true
+	}
+	return in.plans[i], nil
 }
 
 // decide runs the policies in order.
