@@ -404,11 +404,11 @@ func loadLiveData(c *config) ([]bench.LiveSet, error) {
 		}
 		sets = append(sets, s...)
 	}
-	for _, d := range c.datasets {
-		path, ok := strings.CutPrefix(d, "jsonl:")
-		if !ok {
-			return nil, fmt.Errorf("--dataset %q: want jsonl:PATH", d)
-		}
+	paths, err := jsonlPaths(c.datasets)
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range paths {
 		s, err := bench.LoadLiveJSONL(path)
 		if err != nil {
 			return nil, err

@@ -186,11 +186,11 @@ func loadData(c *config) ([]bench.Dataset, error) {
 		}
 		sets = append(sets, s...)
 	}
-	for _, d := range c.datasets {
-		path, ok := strings.CutPrefix(d, "jsonl:")
-		if !ok {
-			return nil, fmt.Errorf("--dataset %q: want jsonl:PATH", d)
-		}
+	paths, err := jsonlPaths(c.datasets)
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range paths {
 		s, err := bench.LoadJSONL(path)
 		if err != nil {
 			return nil, err
@@ -331,4 +331,17 @@ func writeScores(path string, lines []scoreLine) error {
 		}
 	}
 	return f.Close()
+}
+
+// jsonlPaths returns the paths of --dataset jsonl:PATH flags.
+func jsonlPaths(datasets []string) ([]string, error) {
+	paths := make([]string, len(datasets))
+	for i, d := range datasets {
+		path, ok := strings.CutPrefix(d, "jsonl:")
+		if !ok {
+			return nil, fmt.Errorf("--dataset %q: want jsonl:PATH", d)
+		}
+		paths[i] = path
+	}
+	return paths, nil
 }
