@@ -57,6 +57,7 @@ type tier struct {
 	label string
 	price budget.Price
 	rates budget.Rates // price, compiled once
+	tel   tierTelemetry
 }
 
 var _ llms.Model = (*Router)(nil)

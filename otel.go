@@ -177,7 +177,24 @@ func (t *telemetry) observeLedger(l budget.Ledger) {
 type callSpan struct{ span trace.Span }
 
 // attemptSpan is the CLIENT span of one provider attempt.
-type attemptSpan struct{ span trace.Span }
+type attemptSpan struct {
+	span trace.Span
+	tier *tier // nil in tests that start attempts without a tier
+}
+
+// tierTelemetry is what a tier's attempts reuse from call to call: the span
+// name, and the metric attribute sets of the tier's last distinct attempt
+// (a tier's attempts almost always share them), found without hashing.
+type tierTelemetry struct {
+	spanName string // "chat {model}", set by the first attempt
+	nameOnce sync.Once
+	lastOpts atomic.Pointer[keyedOpts]
+}
+
+type keyedOpts struct {
+	key  attemptKey
+	opts *attemptOpts
+}
 
 // startCall starts the span of a GenerateContent call.
 func (t *telemetry) startCall(ctx context.Context) (context.Context, callSpan) {
@@ -261,7 +278,9 @@ func callAttributes(attrs []attribute.KeyValue, rep *CallReport) []attribute.Key
 	if rep.Policy != "" {
 		attrs = append(attrs, keyPolicy.String(rep.Policy))
 	}
-	if rep.Reason != "" {
+	if rep.Reason != "" && rep.Policy != policyThreshold {
+		// The threshold's reason is its score against its threshold, both
+		// on the span already.
 		attrs = append(attrs, keyPolicyReason.String(rep.Reason))
 	}
 	if rep.Conversation != "" {
@@ -318,8 +337,15 @@ func (t *telemetry) startAttempt(ctx context.Context, tr *tier, a *Attempt) (con
 	if t == nil {
 		return ctx, attemptSpan{}
 	}
-	ctx, span := t.tracer.Start(ctx, t.spanName(a.Model), attemptStartOpts...)
-	return ctx, attemptSpan{span: span}
+	var name string
+	if tr != nil && tr.Name == a.Model {
+		tr.tel.nameOnce.Do(func() { tr.tel.spanName = opChat + " " + a.Model })
+		name = tr.tel.spanName
+	} else {
+		name = t.spanName(a.Model)
+	}
+	ctx, span := t.tracer.Start(ctx, name, attemptStartOpts...)
+	return ctx, attemptSpan{span: span, tier: tr}
 }
 
 func (t *telemetry) spanName(model string) string {
@@ -363,7 +389,12 @@ func (t *telemetry) endAttempt(ctx context.Context, s attemptSpan, a *Attempt) {
 	if span.IsRecording() {
 		b := getAttrs()
 		attrs := attemptStartAttributes(b.a, nil, a)
-		attrs = append(attrs, keyCost.Float64(a.Cost), keyUsageSource.String(a.UsageSource))
+		attrs = append(attrs, keyCost.Float64(a.Cost))
+		if a.UsageSource != "provider" {
+			// Provider-reported usage is told by the token counts below;
+			// any other source (reservation, stream, none) is named.
+			attrs = append(attrs, keyUsageSource.String(a.UsageSource))
+		}
 		if t.costAlias {
 			attrs = append(attrs, keyUsageCostAlias.Float64(a.Cost))
 		}
@@ -395,15 +426,15 @@ func (t *telemetry) endAttempt(ctx context.Context, s attemptSpan, a *Attempt) {
 		putAttrs(b)
 	}
 	span.End()
-	t.attemptMetrics(ctx, a)
+	t.attemptMetrics(ctx, s.tier, a)
 }
 
-func (t *telemetry) attemptMetrics(ctx context.Context, a *Attempt) {
+func (t *telemetry) attemptMetrics(ctx context.Context, tr *tier, a *Attempt) {
 	dur, tok, cost := t.duration.Enabled(ctx), t.tokenUsage.Enabled(ctx), t.cost.Enabled(ctx)
 	if !dur && !tok && !cost {
 		return
 	}
-	o := t.metricOpts(a)
+	o := t.tierMetricOpts(tr, a)
 	if cost && a.UsageSource != "none" {
 		t.cost.Add(ctx, a.Cost, o.cost)
 	}
@@ -433,6 +464,20 @@ type attemptOpts struct {
 // maxCachedAttemptOpts bounds the cache of attribute sets (the keys are
 // low-cardinality: models, tiers and error classes).
 const maxCachedAttemptOpts = 1024
+
+// tierMetricOpts is metricOpts behind the tier's one-entry cache.
+func (t *telemetry) tierMetricOpts(tr *tier, a *Attempt) *attemptOpts {
+	if tr == nil {
+		return t.metricOpts(a)
+	}
+	k := attemptKey{a.Model, a.Tier, a.Provider, a.ResponseModel, a.ErrClass}
+	if last := tr.tel.lastOpts.Load(); last != nil && last.key == k {
+		return last.opts
+	}
+	o := t.metricOpts(a)
+	tr.tel.lastOpts.Store(&keyedOpts{key: k, opts: o})
+	return o
+}
 
 // metricOpts returns the attribute sets of a's measurements, built once per
 // distinct model, tier, provider, response model and error class.

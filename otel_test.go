@@ -145,6 +145,20 @@ func human1(text string) []llms.MessageContent {
 	return []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, text)}
 }
 
+func TestSpanPolicyReason(t *testing.T) {
+	tools := baar.PolicyFunc(func(context.Context, *baar.RouteInput, baar.Route) (baar.Route, error) {
+		return baar.Route{Tier: baar.TierCapable, Reason: "tool calls"}, nil
+	})
+	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1), baar.WithPolicy("tools", tools))
+	_, err := o.r.GenerateContent(context.Background(), human1("What is 2+2?"))
+	require.NoError(t, err)
+	call, _ := callSpans(t, o.spans)
+	c := attrsOf(call)
+	assert.Equal(t, "capable", c["baar.tier"].AsString())
+	assert.Equal(t, "tools", c["baar.policy"].AsString())
+	assert.Equal(t, "tool calls", c["baar.policy.reason"].AsString(), "a policy other than the threshold says why")
+}
+
 func TestSpanCheapCall(t *testing.T) {
 	var rep baar.CallReport
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1),
@@ -165,7 +179,8 @@ func TestSpanCheapCall(t *testing.T) {
 	assert.Equal(t, 0.8, c["baar.complexity.threshold"].AsFloat64())
 	require.NotEmpty(t, rep.Policy)
 	assert.Equal(t, rep.Policy, c["baar.policy"].AsString(), "why the call went where it went")
-	assert.Equal(t, rep.Reason, c["baar.policy.reason"].AsString())
+	assert.Equal(t, "threshold", rep.Policy)
+	assert.NotContains(t, c, "baar.policy.reason", "the threshold's reason is its score and threshold, on the span")
 	assert.Equal(t, "conv-42", c["gen_ai.conversation.id"].AsString())
 	assert.Equal(t, 0.1, c["baar.budget.limit_usd"].AsFloat64(), "the default budget")
 	assert.Equal(t, 0.0, c["baar.budget.spent_before_usd"].AsFloat64())
@@ -193,7 +208,7 @@ func TestSpanCheapCall(t *testing.T) {
 	assert.Equal(t, []string{"stop"}, at["gen_ai.response.finish_reasons"].AsStringSlice())
 	assert.Equal(t, spent, at["baar.cost.usd"].AsFloat64())
 	assert.Equal(t, spent, at["gen_ai.usage.cost"].AsFloat64(), "the de-facto alias is on by default")
-	assert.Equal(t, "provider", at["baar.usage.source"].AsString())
+	assert.NotContains(t, at, "baar.usage.source", "provider usage is told by the token counts")
 	assert.Equal(t, "cheap", at["baar.tier"].AsString())
 	assert.NotContains(t, at, "baar.budget.reserved_usd", "on the call span")
 	assert.NotContains(t, at, "error.type")

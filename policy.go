@@ -136,11 +136,14 @@ func (r *Router) decide(ctx context.Context, in *RouteInput) (Route, error) {
 // thresholdPolicy is the score-versus-threshold rule.
 type thresholdPolicy struct{}
 
+// policyThreshold is the threshold policy's name in reports and telemetry.
+const policyThreshold = "threshold"
+
 func (thresholdPolicy) Route(_ context.Context, in *RouteInput, _ Route) (Route, error) {
 	if in.Score >= in.Threshold { // NaN (scorer failure) goes to the cheap model
-		return Route{Tier: TierCapable, Policy: "threshold", Reason: "score at or above threshold"}, nil
+		return Route{Tier: TierCapable, Policy: policyThreshold, Reason: "score at or above threshold"}, nil
 	}
-	return Route{Tier: TierCheap, Policy: "threshold", Reason: "score below threshold"}, nil
+	return Route{Tier: TierCheap, Policy: policyThreshold, Reason: "score below threshold"}, nil
 }
 
 // namedPolicy gives a user's policy its name in reports.
