@@ -29,6 +29,7 @@ type config struct {
 	datasets     bench.DatasetFlags
 	split        bench.Split
 	cross        bool
+	cv           int
 	cheapModel   string
 	capableModel string
 	assumeOut    int
@@ -53,6 +54,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.datasets, "dataset", "generic labelled data, jsonl:PATH (repeatable)")
 	fs.StringVar(&split, "split", "test", "split to evaluate: test, train or all")
 	fs.BoolVar(&c.cross, "cross", false, "also train on each dataset's train split and evaluate on the others' test split")
+	fs.IntVar(&c.cv, "cv", 0, "also cross-validate the training pipeline with this many folds of the train split (0: off)")
 	fs.StringVar(&c.cheapModel, "cheap-model", "", "price the cheap model from the embedded price table (default: RouteLLM's Mixtral-8x7B at $0.24/M); with --live, the cheap model to call (default gpt-4o-mini)")
 	fs.StringVar(&c.capableModel, "capable-model", "", "price the capable model from the embedded price table (default: RouteLLM's GPT-4 at $24.7/M); with --live, the capable model to call (default gpt-4o)")
 	fs.IntVar(&c.assumeOut, "assume-output-tokens", 5, "output tokens assumed per answer when the data has no response texts (MMLU: a letter and a few tokens)")
@@ -140,6 +142,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if c.cv != 0 {
+		if res.CV, err = crossValidate(ctx, sets, c.cv, prog); err != nil {
+			return err
+		}
+	}
 	prog.done()
 	res.Seconds = time.Since(start).Seconds()
 	if c.scoresOut != "" {
@@ -167,6 +174,7 @@ type results struct {
 	Tokenizer string         `json:"tokenizer"`
 	Tables    []*bench.Table `json:"tables"`
 	Cross     []crossResult  `json:"cross,omitempty"`
+	CV        []cvResult     `json:"cv,omitempty"`
 	Seconds   float64        `json:"seconds"`
 }
 

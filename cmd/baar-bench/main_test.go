@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baarcore/baar/internal/bench"
 )
 
 func writeSet(t *testing.T, dir, name string, seed int) string {
@@ -101,9 +104,67 @@ func TestBenchRouteLLM(t *testing.T) {
 		t.Skipf("RouteLLM data not found at %s: set BAAR_ROUTELLM_DATA to run this test", dir)
 	}
 	var stdout, stderr bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"--data", dir, "--quiet"}, &stdout, &stderr))
+	require.NoError(t, run(context.Background(), []string{"--data", dir, "--quiet", "--cv", "5"}, &stdout, &stderr))
 	out := stdout.String()
 	assert.Contains(t, out, "gsm8k, test split (n=241)")
 	assert.Contains(t, out, "mmlu, test split (n=2783)")
 	assert.Regexp(t, `prompt length \(20% on train\).*0\.551\s+41\.9%\s+76\.8%`, out)
+	// The cross-validated figures the README quotes.
+	assert.Regexp(t, `gsm8k\s+1066\s+0\.533 ± 0\.066\s+46\.4% ± 8\.5%`, out)
+	assert.Regexp(t, `mmlu\s+11254\s+0\.654 ± 0\.016\s+26\.8% ± 1\.7%`, out)
+}
+
+func TestBenchCrossValidation(t *testing.T) {
+	dir := t.TempDir()
+	a, b := writeSet(t, dir, "alpha", 0), writeSet(t, dir, "beta", 2)
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--dataset", "jsonl:" + a, "--dataset", "jsonl:" + b,
+		"--approx-tokens", "--quiet", "--json", "--cv", "4"}, &stdout, &stderr), stderr.String())
+	var res results
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	require.Len(t, res.CV, 2)
+	for _, r := range res.CV {
+		assert.Equal(t, 4, r.Folds)
+		require.Len(t, r.APGR, 4, "one figure per fold")
+		sum, n := 0.0, 0
+		for i, x := range r.APGR {
+			assert.False(t, math.IsNaN(float64(x)), "fold %d", i)
+			sum += float64(x)
+			n++
+		}
+		assert.InDelta(t, sum/float64(n), float64(r.MeanAPGR), 1e-12)
+		assert.Greater(t, float64(r.MeanAPGR), 0.5, "the synthetic sets are learnable: numbers make prompts hard")
+		assert.Positive(t, float64(r.SDAPGR))
+	}
+	// Folds are even spreads of the prompts, independent of the test split's
+	// hash (each fold holds test-split prompts in about the same share).
+	sizes, tests := make([]int, 4), make([]int, 4)
+	for i := range 4000 {
+		p := fmt.Sprintf("alpha item %d asks about topic %d", i, i%9)
+		f := cvFold(p, 4)
+		sizes[f]++
+		if bench.IsTest(p) {
+			tests[f]++
+		}
+	}
+	for f := range 4 {
+		assert.InDelta(t, 1000, sizes[f], 100, "fold %d", f)
+		assert.InDelta(t, 0.2, float64(tests[f])/float64(sizes[f]), 0.04, "fold %d", f)
+	}
+
+	stdout.Reset()
+	require.NoError(t, run(context.Background(), []string{"--dataset", "jsonl:" + a, "--approx-tokens", "--quiet", "--cv", "3"}, &stdout, &stderr))
+	assert.Contains(t, stdout.String(), "Cross-validation of the training pipeline (3 folds")
+	assert.Error(t, run(context.Background(), []string{"--dataset", "jsonl:" + a, "--approx-tokens", "--cv", "1"}, &stdout, &stderr))
+}
+
+func TestMeanSD(t *testing.T) {
+	m, sd := meanSD([]jsonRate{1, 2, 3, jsonRate(math.NaN())})
+	assert.Equal(t, 2.0, float64(m))
+	assert.Equal(t, 1.0, float64(sd))
+	m, sd = meanSD([]jsonRate{jsonRate(math.NaN())})
+	assert.True(t, math.IsNaN(float64(m)) && math.IsNaN(float64(sd)))
+	b, err := json.Marshal(cvResult{MeanAPGR: m})
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"mean_apgr":null`)
 }

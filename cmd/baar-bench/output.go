@@ -129,6 +129,7 @@ func printResults(w io.Writer, res *results) {
 		}
 		tw.Flush()
 	}
+	printCV(w, res.CV)
 	fmt.Fprintf(w, "\n%.1fs\n", res.Seconds)
 }
 
