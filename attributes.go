@@ -71,6 +71,7 @@ const (
 	keyScorerFailed = attribute.Key("baar.complexity.scorer_failed")
 	keyThreshold    = attribute.Key("baar.complexity.threshold") // effective threshold
 	keyBudgetLimit  = attribute.Key("baar.budget.limit_usd")
+	keyBudgetName   = attribute.Key("baar.budget.name") // WithBudgetName; also on the budget gauges
 	keySpentBefore  = attribute.Key("baar.budget.spent_before_usd")
 	keySpentAfter   = attribute.Key("baar.budget.spent_after_usd")
 	keyRemaining    = attribute.Key("baar.budget.remaining_usd")

@@ -38,7 +38,8 @@ type telemetry struct {
 
 	captureContent bool
 	costAlias      bool
-	log            *telemetryLog // nil when off
+	budgetName     attribute.KeyValue // baar.budget.name, or the zero KeyValue
+	log            *telemetryLog      // nil when off
 
 	spanNames   sync.Map // model → "chat {model}"
 	attemptOpts sync.Map // attemptKey → *attemptOpts
@@ -86,6 +87,9 @@ func newTelemetry(c *config) (*telemetry, error) {
 		budget:         &ledgerRef{},
 		captureContent: tc.captureContent,
 		costAlias:      !tc.noCostAlias,
+	}
+	if tc.budgetName != "" {
+		t.budgetName = keyBudgetName.String(tc.budgetName)
 	}
 	meter := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(schemaURL))
 	if err := t.instruments(meter); err != nil {
@@ -145,6 +149,10 @@ func (t *telemetry) instruments(m metric.Meter) error {
 		return errors.Join(append(errs, err)...)
 	}
 	ref := t.budget // the callback must not hold t
+	var gaugeOpts []metric.ObserveOption
+	if t.budgetName.Valid() {
+		gaugeOpts = append(gaugeOpts, metric.WithAttributeSet(attribute.NewSet(t.budgetName)))
+	}
 	if _, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		lp := ref.l.Load()
 		if lp == nil {
@@ -154,9 +162,9 @@ func (t *telemetry) instruments(m metric.Meter) error {
 		if err != nil {
 			return fmt.Errorf("baar: reading the budget for its gauges: %w", err)
 		}
-		o.ObserveFloat64(remaining, st.Remaining().USD())
-		o.ObserveFloat64(limit, st.Limit.USD())
-		o.ObserveFloat64(spent, st.Spent.USD())
+		o.ObserveFloat64(remaining, st.Remaining().USD(), gaugeOpts...)
+		o.ObserveFloat64(limit, st.Limit.USD(), gaugeOpts...)
+		o.ObserveFloat64(spent, st.Spent.USD(), gaugeOpts...)
 		return nil
 	}, remaining, limit, spent); err != nil {
 		errs = append(errs, err)
@@ -216,6 +224,9 @@ func (t *telemetry) endCall(ctx context.Context, s callSpan, rep *CallReport) {
 	if span.IsRecording() {
 		b := getAttrs()
 		b.a = callAttributes(b.a, rep)
+		if t.budgetName.Valid() {
+			b.a = append(b.a, t.budgetName)
+		}
 		if rep.Err != nil {
 			b.a = append(b.a, keyErrorType.String(errType))
 			span.SetStatus(codes.Error, callErrorDescription(rep, errType))

@@ -3,6 +3,8 @@ package baar
 import (
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -18,6 +20,7 @@ type telemetryConfig struct {
 	noCostAlias    bool
 	logWriter      io.Writer
 	logPath        string
+	budgetName     string
 }
 
 // WithTracerProvider sets the provider of the Router's tracer. By default (or
@@ -43,6 +46,23 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // observable gauges.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.tel.meterProvider = mp })
+}
+
+// WithBudgetName names the Router's budget in its telemetry: the attribute
+// baar.budget.name on the budget gauges (baar.budget.remaining, .limit,
+// .spent) and on every call's baar.route span. Without it the gauges carry no
+// attribute, so Routers with different budgets that share a meter provider
+// would report over one another; give each budget its own name ("tenant-42",
+// "nightly-batch"). The name must be non-empty, valid UTF-8 text of at most
+// 128 bytes, and low-cardinality: one series per name.
+func WithBudgetName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name == "" || len(name) > 128 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+			c.fail("baar: WithBudgetName(%q): want non-empty UTF-8 text of at most 128 bytes, no control characters", name)
+			return
+		}
+		c.tel.budgetName = name
+	})
 }
 
 // WithContentCapture makes the attempts' spans carry the prompt and the

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -739,4 +740,67 @@ func readLog(t *testing.T, path string) []telemetrylog.Record {
 	require.NoError(t, err)
 	require.Zero(t, st.Malformed)
 	return out
+}
+
+// Routers with different budgets on one meter provider report their gauges as
+// separate series when each budget is named, and the name is on their spans.
+func TestBudgetNameSeparatesGauges(t *testing.T) {
+	ctx := context.Background()
+	sr := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	routers := map[string]*baar.Router{}
+	for name, limit := range map[string]float64{"tenant-a": 1, "tenant-b": 2} {
+		r, err := baar.New(
+			baar.Tier{Model: openAIStyle(), Name: "cheap", Provider: "openai"},
+			baar.Tier{Model: anthropicStyle(), Name: "capable", Provider: "anthropic"},
+			baar.WithPrice("cheap", budget.Price{Input: 1, Output: 2, CachedInput: 0.5, MaxOutputTokens: 1000}),
+			baar.WithPrice("capable", budget.Price{Input: 10, Output: 20, CachedInput: 5, CacheWrite: 12.5, MaxOutputTokens: 1000}),
+			baar.WithBudget(limit), baar.WithMaxOutputTokens(100), scoreOf(0.1),
+			baar.WithTracerProvider(tp), baar.WithMeterProvider(mp), baar.WithBudgetName(name))
+		require.NoError(t, err)
+		routers[name] = r
+	}
+	_, err := routers["tenant-a"].GenerateContent(ctx, human1("What is 2+2?"))
+	require.NoError(t, err)
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(ctx, &rm))
+	limits, spent := map[string]float64{}, map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			g, ok := m.Data.(metricdata.Gauge[float64])
+			if !ok {
+				continue
+			}
+			for _, dp := range g.DataPoints {
+				name, ok := dp.Attributes.Value("baar.budget.name")
+				require.True(t, ok, "%s carries the budget's name", m.Name)
+				switch m.Name {
+				case "baar.budget.limit":
+					limits[name.AsString()] = dp.Value
+				case "baar.budget.spent":
+					spent[name.AsString()] = dp.Value
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{"tenant-a": 1, "tenant-b": 2}, limits, "one series per budget")
+	assert.Equal(t, routers["tenant-a"].Spent(), spent["tenant-a"])
+	assert.Positive(t, spent["tenant-a"])
+	assert.Zero(t, spent["tenant-b"])
+
+	call, _ := callSpans(t, sr)
+	assert.Equal(t, "tenant-a", attrsOf(call)["baar.budget.name"].AsString())
+
+	for _, bad := range []string{"", "bad\xffname", "new\nline", strings.Repeat("x", 129)} {
+		_, err := baar.New(
+			baar.Tier{Model: openAIStyle(), Name: "cheap", Provider: "openai"},
+			baar.Tier{Model: anthropicStyle(), Name: "capable", Provider: "anthropic"},
+			baar.WithPrice("cheap", budget.Price{Input: 1, Output: 2, MaxOutputTokens: 1000}),
+			baar.WithPrice("capable", budget.Price{Input: 10, Output: 20, MaxOutputTokens: 1000}),
+			baar.WithBudgetName(bad))
+		assert.ErrorContains(t, err, "WithBudgetName", "%q", bad)
+	}
 }
