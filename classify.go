@@ -40,6 +40,10 @@ const (
 	ClassTimeout ErrorClass = "timeout"
 	// ClassServer: a 5xx answer or an unavailable provider.
 	ClassServer ErrorClass = "server"
+	// ClassCaller: the caller's own streaming function returned an error and
+	// stopped the stream. Billed (the provider produced output), never
+	// failed over.
+	ClassCaller ErrorClass = "caller"
 	// ClassUnknown: anything else.
 	ClassUnknown ErrorClass = "unknown"
 )

@@ -96,3 +96,8 @@ func newBudgetError(model string, ex *budget.ExceededError, requested budget.Amo
 func invalidRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, args...)...)
 }
+
+// errPanicked is the error of an attempt (and a call) during which the model
+// or the caller's streaming function panicked: the reservation is settled as
+// spent and the panic goes on to the caller.
+var errPanicked = errors.New("baar: the model or the caller's streaming function panicked")

@@ -216,10 +216,21 @@ func (r *Router) Call(ctx context.Context, prompt string, options ...llms.CallOp
 func (r *Router) GenerateContent(ctx context.Context, messages []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
 	rep := &CallReport{Start: time.Now(), BaseThreshold: r.threshold, Score: math.NaN()}
 	ctx, span := r.tel.startCall(ctx)
+	returned := false
+	defer func() {
+		if !returned {
+			// A panic (the model's, a streaming function's, a policy's) goes
+			// on to the caller; the attempt settled its reservation, and
+			// the call's span ends.
+			rep.Err = errPanicked
+			r.tel.endCall(ctx, span, rep)
+		}
+	}()
 	if r.handler != nil {
 		r.handler.HandleLLMGenerateContentStart(ctx, messages)
 	}
 	resp, err := r.generate(ctx, rep, messages, options)
+	returned = true
 	rep.Err = err
 	rep.Latency = time.Since(rep.Start)
 	if st, serr := r.ledger.State(context.WithoutCancel(ctx)); serr == nil {
@@ -422,10 +433,20 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tier) (budget.R
 	return res, a, p, nil
 }
 
-// outputTokens is the output a call may produce: its cap for every choice.
+// outputTokens is the output a call may produce: its cap for every choice,
+// saturated at math.MaxInt64 (a reservation nothing can afford) rather than
+// wrapped.
 func outputTokens(maxTokens int, co *llms.CallOptions) int64 {
-	return int64(maxTokens) * int64(max(1, co.CandidateCount, co.N))
+	m, n := int64(maxTokens), int64(choices(co))
+	if m > math.MaxInt64/n {
+		return math.MaxInt64
+	}
+	return m * n
 }
+
+// choices is the number of answers a call asks for (N for OpenAI-style
+// clients, CandidateCount for Gemini-style ones), at least 1.
+func choices(co *llms.CallOptions) int { return max(1, co.CandidateCount, co.N) }
 
 // attempt calls t's model under reservation res and settles it.
 func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budget.Reservation, a Attempt, p callPlan,
@@ -435,17 +456,37 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 	rep.Tier, rep.Model = t.label, a.Model
 	rep.Estimated += a.Reserved
 	streaming := co.StreamingFunc != nil || co.StreamingReasoningFunc != nil
-	callOpts := options
-	if co.MaxTokens == 0 || streaming {
-		// Forward the caller's options untouched and append ours: the last
-		// option wins.
-		callOpts = make([]llms.CallOption, len(options), len(options)+3)
-		copy(callOpts, options)
+	// Forward the caller's options (nil ones dropped: clients call every
+	// option) and append ours; the last option wins. The reservation counts
+	// choices(co) answers of MaxTokens each, so both are pinned: a client's
+	// own default (googleai.WithDefaultCandidateCount) must not multiply
+	// the output behind the Router's back.
+	callOpts := make([]llms.CallOption, 0, len(options)+4)
+	for _, o := range options {
+		if o != nil {
+			callOpts = append(callOpts, o)
+		}
 	}
 	if co.MaxTokens == 0 {
 		callOpts = append(callOpts, llms.WithMaxTokens(a.MaxTokens))
 	}
+	if co.CandidateCount == 0 {
+		// Not N: llamafile reads N as its context size.
+		callOpts = append(callOpts, llms.WithCandidateCount(choices(co)))
+	}
 	actx, aspan := r.tel.startAttempt(ctx, t, &a)
+	settled := false
+	defer func() {
+		if !settled {
+			// The model, or the caller's streaming function, panicked: the
+			// provider may have billed, so the reservation is spent; the
+			// panic goes on.
+			a.Err, a.ErrClass, a.UsageSource = errPanicked, ClassUnknown, "reservation"
+			a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), res, res.Amount)
+			a.Cost = res.Amount.USD()
+			r.tel.endAttempt(actx, aspan, &a)
+		}
+	}()
 	r.tel.captureInput(aspan, msgs)
 	pctx := actx
 	var sw *streamWatch
@@ -461,14 +502,23 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 	}
 	resp, err := t.Model.GenerateContent(pctx, msgs, callOpts...)
 	a.Latency = time.Since(start)
-	var streamed int64
+	var callerErr error // the caller's own streaming function failed
 	if sw != nil {
-		partial, n, cut := sw.state()
-		streamed = n
-		if cut {
+		partial, cut, uerr := sw.state()
+		switch {
+		case cut:
 			// googleai and vertex return a partial answer and no error.
 			cutErr = &BudgetError{Model: a.Model, Requested: a.Reserved, StreamCut: true, Partial: partial, cause: errStreamCut}
 			resp, err = nil, cutErr
+		case uerr != nil:
+			// Whatever the provider made of it (an error of its own, the
+			// caller's wrapped, or a partial answer and no error), the call
+			// stopped because the caller's function failed: not the
+			// provider's fault, not a reason to fail over.
+			callerErr = uerr
+			if err == nil || !errors.Is(err, uerr) {
+				err = uerr
+			}
 		}
 	}
 
@@ -478,15 +528,11 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		u, ur := usage.FromResponse(resp)
 		a.ResponseModel = ur.ResponseModel
 		a.FinishReasons = ur.FinishReasons
+		// No usage (or usage that cannot be priced): the reservation. What
+		// was streamed is no measure: reasoning and tool calls are billed
+		// output that many clients never stream.
 		cost = res.Amount
 		a.UsageSource = "reservation"
-		if sw != nil && (!ur.Found || ur.Invalid) {
-			// No usage: bill the input bound and the streamed bytes (a byte
-			// is at least a token), at most the reservation.
-			if c, cerr := p.rates.EstimateCost(p.input, min(streamed, p.output)); cerr == nil && c < cost {
-				cost, a.UsageSource = c, "stream"
-			}
-		}
 		switch {
 		case ur.Found && !ur.Invalid:
 			a.Usage = u
@@ -506,6 +552,20 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		// Cut off at the output cap: settled at the reservation.
 		a.Err, a.ErrClass = err, ClassBudget
 		cost, a.UsageSource = res.Amount, "reservation"
+	case callerErr != nil:
+		// Stopped by the caller's streaming function: billed (the provider
+		// produced what was streamed, and maybe more), at the reported usage
+		// when a partial answer carries one, else the reservation.
+		a.Err, a.ErrClass = err, ClassCaller
+		cost, a.UsageSource = res.Amount, "reservation"
+		if resp != nil {
+			if u, ur := usage.FromResponse(resp); ur.Found && !ur.Invalid {
+				if c, cerr := p.rates.Cost(u); cerr == nil {
+					a.Usage, cost, a.UsageSource = u, c, "provider"
+				}
+			}
+		}
+		resp = nil
 	default:
 		a.Err, a.ErrClass = err, classify(ctx, err)
 		if a.ErrClass.billed() {
@@ -520,6 +580,7 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), res, cost)
 		a.Cost = cost.USD()
 	}
+	settled = true
 	rep.Cost += a.Cost
 	r.tel.captureOutput(aspan, resp)
 	r.tel.endAttempt(actx, aspan, &a)

@@ -93,10 +93,9 @@ type Attempt struct {
 	Reserved float64
 	Cost     float64
 	// Usage is the provider's usage, normalized; UsageSource says where the
-	// settlement came from: "provider" (reported usage), "stream" (a stream
-	// without usage: the input bound plus the streamed bytes, at most the
-	// reservation), "reservation" (no or invalid usage, a stream cut off, or
-	// an error the provider may have billed: the worst case), "none" (not
+	// settlement came from: "provider" (reported usage), "reservation" (no
+	// or invalid usage, streamed or not, a stream cut off, a panic, or an
+	// error the provider may have billed: the worst case), "none" (not
 	// billed: the provider cannot have charged for the error).
 	Usage       budget.Usage
 	UsageSource string

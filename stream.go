@@ -93,9 +93,10 @@ func (w *streamWatch) wrap(callOpts []llms.CallOption, co *llms.CallOptions) []l
 	return callOpts
 }
 
-// state returns what was streamed.
-func (w *streamWatch) state() (text string, bytes int64, cut bool) {
+// state returns what was streamed, whether the stream was cut, and the
+// caller's streaming function's error, if it failed.
+func (w *streamWatch) state() (text string, cut bool, userErr error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.text.String(), w.bytes, w.cut
+	return w.text.String(), w.cut, w.userErr
 }
