@@ -320,10 +320,13 @@ func imageURLTokens(t *tally, url, detail string) int64 {
 //     streams average well under one token per compressed byte, but a
 //     pathological PDF can hold more;
 //   - text (text/*, JSON, XML, YAML, CSV, JavaScript): as text;
-//   - audio, video and anything else: its bytes. Audio costs at most 32
-//     tokens per second (Gemini; OpenAI 10) for at least 750 bytes per
-//     second (6 kbit/s Opus); Gemini video 263 tokens per second for tens of
-//     kilobytes.
+//   - video: its bytes or 300 tokens per second of its declared length (MP4,
+//     MOV, WebM, Matroska headers), whichever is more; an hour when the
+//     length cannot be read (see mediaTokens);
+//   - audio: its bytes, or 32 tokens per second of its declared length when
+//     that is more (Gemini bills 32 a second, OpenAI 10; most codecs spend
+//     more than 32 bytes a second anyway);
+//   - anything else: its bytes.
 //
 // Each binary part also costs 64 tokens of framing.
 func binaryTokens(t *tally, mime string, data []byte) int64 {
@@ -338,6 +341,9 @@ func binaryTokens(t *tally, mime string, data []byte) int64 {
 		if t.fam == FamilyGemini || t.fam == FamilyOther {
 			n += n/4 + 1
 		}
+		return binaryOverhead + n
+	}
+	if n, ok := mediaTokens(mime, data); ok {
 		return binaryOverhead + n
 	}
 	return binaryOverhead + int64(len(data))

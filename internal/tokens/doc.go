@@ -25,7 +25,11 @@
 // (roles, tool framing, tool-use system prompts) are documented constants
 // chosen above what providers publish. Images follow each provider's
 // published rule with a margin; binary parts follow byte rules that are
-// heuristics for PDFs (see binaryTokens). A provider that re-renders tool
+// heuristics for PDFs (see binaryTokens); video and audio are bounded by
+// their bytes or their length at Gemini's per-second rates, whichever is
+// more, the length read from MP4/MOV/WebM/Matroska headers (an hour for a
+// video that declares none). A container that understates its length can
+// still be under-reserved: the provider's reported usage is then recorded. A provider that re-renders tool
 // schemas (OpenAI's TypeScript-like form) is covered by a 50% margin on the
 // schema's JSON size, not a proof.
 package tokens
