@@ -59,7 +59,7 @@ func ExampleBudgetError() {
 	fmt.Println("provider calls:", model.Calls())
 	// Output:
 	// true true true
-	// baar: budget exceeded: my-model needs up to $0.004035, $0.000000 of the $0.003000 budget is spent and $0.000000 reserved
+	// baar: budget exceeded: my-model needs up to $0.004049, $0.000000 of the $0.003000 budget is spent and $0.000000 reserved
 	// provider calls: 0
 }
 

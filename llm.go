@@ -411,7 +411,10 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tier) (budget.R
 	}
 	a.Model, a.MaxTokens, a.InputTokensEstimate = p.model, p.maxTokens, p.input
 	res, err := r.ledger.Reserve(ctx, p.est)
-	if errors.Is(err, budget.ErrExceeded) {
+	if errors.Is(err, budget.ErrExceeded) && tokens.FamilyOf(p.model).Exact() {
+		// The bound does not fit: count exactly, where counting is exact.
+		// Other tokenizers' counts are estimates that can fall short, so
+		// their calls keep the guaranteed bound and are refused instead.
 		if n := r.counter.Count(p.model, in.msgs, in.co); n < p.input {
 			if e2, err2 := p.rates.EstimateCost(n, p.output); err2 == nil && e2 < p.est {
 				a.InputTokensEstimate, p.input, p.est = n, n, e2

@@ -258,3 +258,35 @@ func TestStreamAboveReservationRecordsTheTruth(t *testing.T) {
 	assert.Greater(t, a.Cost, a.Reserved, "the truth, above the reservation")
 	assert.InDelta(t, a.Cost, r.Spent(), 1e-12)
 }
+
+// When the guaranteed input bound does not fit, only an exact count may
+// shrink the reservation: OpenAI's encodings are counted exactly; other
+// tokenizers' counts are estimates that can fall short, so those calls are
+// refused rather than reserved below the bound.
+func TestNearTheCapOnlyExactCountsShrinkTheReservation(t *testing.T) {
+	ctx := context.Background()
+	prompt := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 90) // ~4 KB, ~900 tokens
+	price := budget.Price{Input: 1, Output: 1, MaxOutputTokens: 100}
+	for _, tc := range []struct {
+		model  string
+		served bool
+	}{{"gpt-4o-mini", true}, {"claude-3-5-haiku-latest", false}, {"gemini-2.0-flash", false}} {
+		m := &scripted{reply: answer(900, 10)}
+		hook, got := reports()
+		r, err := baar.New(baar.Tier{Model: m, Name: tc.model}, baar.Tier{Model: m, Name: tc.model},
+			baar.WithPrice(tc.model, price), baar.WithBudget(0.002), baar.WithMaxOutputTokens(10),
+			baar.WithScorer(fixedScore(0)), baar.WithReportFunc(hook))
+		require.NoError(t, err)
+		_, err = r.GenerateContent(ctx, human(prompt))
+		rep := got()[0]
+		if tc.served {
+			require.NoError(t, err, tc.model)
+			a := rep.Attempts[0]
+			assert.Less(t, a.InputTokensEstimate, int64(len(prompt)/2), "%s: counted exactly", tc.model)
+			assert.LessOrEqual(t, r.Spent(), r.Budget())
+		} else {
+			require.ErrorIs(t, err, baar.ErrBudgetExceeded, tc.model)
+			assert.Zero(t, m.Calls(), "%s: refused locally", tc.model)
+		}
+	}
+}

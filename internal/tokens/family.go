@@ -45,6 +45,13 @@ func (f Family) String() string {
 // openAI reports whether f is one of OpenAI's exact encodings.
 func (f Family) openAI() bool { return f == FamilyO200k || f == FamilyCL100k }
 
+// Exact reports whether [Counter.Count] tokenizes f's text with the
+// family's own encoding (OpenAI's o200k_base and cl100k_base), so that its
+// text counts are exact; for the other families they are estimates (a
+// tokenizer that is not public, scaled by a conservative factor), which can
+// fall short on unusual text where Bound cannot.
+func (f Family) Exact() bool { return f.openAI() }
+
 // FamilyOf returns the tokenizer family of a model name. It ignores case and
 // any provider or path prefix ("openai/gpt-4o", "models/gemini-2.5-pro",
 // "us.anthropic.claude-sonnet-4-5-v1:0", "ft:gpt-4o-mini:org::id").
