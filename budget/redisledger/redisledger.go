@@ -18,6 +18,9 @@ import (
 // Lua numbers compare exactly.
 const MaxLimit budget.Amount = 1 << 53
 
+// maxCommit is the largest amount a Commit records: 2^62 nano-dollars.
+const maxCommit budget.Amount = 1 << 62
+
 // lateSettleRetention is how long an expired reservation is remembered for
 // a late settlement.
 const lateSettleRetention = 24 * time.Hour
@@ -202,10 +205,13 @@ func parseAmount(v any) (budget.Amount, error) {
 // Commit implements [budget.Ledger.Commit]. Committing a reservation whose
 // lease expired corrects its charge to actual. A negative actual settles r
 // at its reserved amount and returns an error matching [budget.ErrInvalid].
-// ctx is used for the call to Redis only (the router gives one that is
-// never cancelled).
+// An actual above maxCommit (about $4.6 billion) is recorded as maxCommit:
+// it exhausts any budget this ledger accepts, and the stored sums stay
+// within int64 (a commit that would overflow them fails, the reservation
+// still open, before anything is written). ctx is used for the call to
+// Redis only (the router gives one that is never cancelled).
 func (l *Ledger) Commit(ctx context.Context, r budget.Reservation, actual budget.Amount) error {
-	billed := actual
+	billed := min(actual, maxCommit)
 	if actual < 0 {
 		billed = r.Amount
 	}

@@ -17,7 +17,13 @@ import "github.com/redis/go-redis/v9"
 // are built by the scripts from the prefix, in the same slot. Amounts are
 // passed and stored as decimal strings and only ever added with HINCRBY
 // (exact int64); the Lua comparison limit − spent − reserved < amount uses
-// doubles, exact while every figure is at most 2^53.
+// doubles, exact while every figure is at most 2^53, and an overspent budget
+// (spent > limit, which a settlement above its reservation can make exceed
+// 2^53) is refused first by an exact comparison of the decimal strings.
+// Redis does not roll back a script that fails half-way, so every script
+// makes the write that could fail (an increment of spent past int64, which
+// takes more than one absurd commit: a commit records at most 2^62) before
+// any removal, so that a failed settlement leaves its reservation open.
 
 // prelude is shared by the scripts: argument helpers and the lease sweep.
 const prelude = `
@@ -28,14 +34,20 @@ local function incr(h, field, amt, neg)
   end
 end
 
+-- book adjusts a window's sums: spent first (the only increment that could
+-- fail), the key's spent (never above the total) next, then reservations.
 local function book(w, key, res, resneg, spent, spentneg)
   if redis.call('EXISTS', w) == 0 then return end
-  if res then incr(w, 'res', res, resneg) end
   if spent then incr(w, 'spent', spent, spentneg) end
-  if key ~= '' then
-    if res then incr(w, 'r:' .. key, res, resneg) end
-    if spent then incr(w, 's:' .. key, spent, spentneg) end
-  end
+  if spent and key ~= '' then incr(w, 's:' .. key, spent, spentneg) end
+  if res then incr(w, 'res', res, resneg) end
+  if res and key ~= '' then incr(w, 'r:' .. key, res, resneg) end
+end
+
+-- gt compares two non-negative decimal integers exactly: a > b.
+local function gt(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
 end
 
 -- sweep charges as spent the open reservations whose lease expired by now.
@@ -77,12 +89,12 @@ local w = P .. ':w:' .. g
 local amt, key = ARGV[4], ARGV[6]
 local f = redis.call('HMGET', w, 'spent', 'res', 's:' .. key, 'r:' .. key)
 local s, r = f[1] or '0', f[2] or '0'
-if tonumber(ARGV[5]) - tonumber(s) - tonumber(r) < tonumber(amt) then
+if gt(s, ARGV[5]) or tonumber(ARGV[5]) - tonumber(s) - tonumber(r) < tonumber(amt) then
   return {0, 0, s, r}
 end
 if key ~= '' then
   s, r = f[3] or '0', f[4] or '0'
-  if tonumber(ARGV[7]) - tonumber(s) - tonumber(r) < tonumber(amt) then
+  if gt(s, ARGV[7]) or tonumber(ARGV[7]) - tonumber(s) - tonumber(r) < tonumber(amt) then
     return {0, 1, s, r}
   end
 end
@@ -106,21 +118,21 @@ local v = redis.call('HGET', KEYS[3], id)
 if v then
   local amt, g, _, key = string.match(v, '^(%d+):(%d+):(%d+):(.*)$')
   if amt ~= ARGV[3] or g ~= ARGV[4] then return -1 end
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
   local spent = nil
   if commit then spent = ARGV[6] end
   book(P .. ':w:' .. g, key, amt, true, spent, false)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
   return 1
 end
 v = redis.call('GET', P .. ':x:' .. id)
 if v then
   local amt, g, key = string.match(v, '^(%d+):(%d+):(.*)$')
   if amt ~= ARGV[3] or g ~= ARGV[4] then return -1 end
-  redis.call('DEL', P .. ':x:' .. id)
   local w = P .. ':w:' .. g
-  book(w, key, nil, false, amt, true)
   if commit then book(w, key, nil, false, ARGV[6], false) end
+  book(w, key, nil, false, amt, true)
+  redis.call('DEL', P .. ':x:' .. id)
   return 2
 end
 local n = tonumber(id)
