@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,7 +52,12 @@ const DefaultCompactSize = 4 << 20
 // Cancel (nothing was billed), from any process; this corrects the charge
 // even after the lease expired, for a day.
 //
-// File is safe for concurrent use; it starts no goroutines. Call Close when
+// File is safe for concurrent use. A caller leads its own operation; the
+// operations queued meanwhile are run, one group commit per batch, by a
+// goroutine that lives until the queue is empty, so no caller waits on
+// another's behalf: a Reserve or State whose context ends while another
+// process holds the lock gives up, reserving nothing, with an error matching
+// [ErrUnavailable] (Commit and Cancel wait: they must land). Call Close when
 // done.
 type File struct {
 	path  string
@@ -94,6 +100,11 @@ type fileOp struct {
 	amount Amount // opReserve: the amount; opCommit: actual
 	r      Reservation
 	done   chan struct{}
+	// ctx, for Reserve and State, bounds the wait for the journal's lock:
+	// an op whose context ends before a batch takes it is abandoned, never
+	// run (state goes pending → abandoned, or pending → taken by the batch).
+	ctx   context.Context
+	state atomic.Int32
 
 	res     Reservation
 	st      State
@@ -160,7 +171,7 @@ func (f *File) Reserve(ctx context.Context, amount Amount) (Reservation, error) 
 		}
 	}
 	key, _ := KeyFromContext(ctx)
-	op := &fileOp{kind: opReserve, key: key, amount: amount}
+	op := &fileOp{kind: opReserve, key: key, amount: amount, ctx: ctx}
 	f.do(op)
 	return op.res, op.err
 }
@@ -186,7 +197,7 @@ func (f *File) Cancel(_ context.Context, r Reservation) error {
 // recorded.
 func (f *File) State(ctx context.Context) (State, error) {
 	key, _ := KeyFromContext(ctx)
-	op := &fileOp{kind: opState, key: key}
+	op := &fileOp{kind: opState, key: key, ctx: ctx}
 	f.do(op)
 	return op.st, op.err
 }
@@ -201,8 +212,28 @@ func (f *File) Unsettled(context.Context) ([]Reservation, error) {
 
 var errClosed = fmt.Errorf("%w: budget journal closed", ErrUnavailable)
 
-// do queues op and runs it: the first caller to find no batch running leads,
-// running batches until the queue is empty; the others wait for it.
+// fileOp states.
+const (
+	opPending int32 = iota
+	opTaken
+	opAbandoned
+)
+
+// abandon gives up op if no batch has taken it; it reports whether it did.
+func (op *fileOp) abandon(f *File) bool {
+	if !op.state.CompareAndSwap(opPending, opAbandoned) {
+		return false
+	}
+	op.res, op.err = Reservation{}, fmt.Errorf("%w: waiting for the budget journal %s's lock: %w", ErrUnavailable, f.path, context.Cause(op.ctx))
+	return true
+}
+
+// expired reports whether op waits under a context that has ended.
+func (op *fileOp) expired() bool { return op.ctx != nil && op.ctx.Err() != nil }
+
+// do queues op and runs it: the first caller to find no batch running leads
+// it, and hands the ops queued meanwhile to a goroutine that leads their
+// batches until the queue is empty; the others wait for their batch.
 func (f *File) do(op *fileOp) {
 	f.mu.Lock()
 	if f.closed {
@@ -214,29 +245,57 @@ func (f *File) do(op *fileOp) {
 		op.done = make(chan struct{})
 		f.queue = append(f.queue, op)
 		f.mu.Unlock()
-		<-op.done
+		var ctxDone <-chan struct{}
+		if op.ctx != nil {
+			ctxDone = op.ctx.Done()
+		}
+		select {
+		case <-op.done:
+		case <-ctxDone:
+			if !op.abandon(f) {
+				<-op.done // taken by a batch (or abandoned by it): wait for it
+			}
+		}
 		return
 	}
 	f.leading = true
 	batch := append(f.spare[:0], op)
-	for {
-		f.mu.Unlock()
-		f.run(batch)
-		for _, o := range batch {
-			if o.done != nil {
-				close(o.done)
-			}
-		}
-		clear(batch)
-		f.mu.Lock()
-		if len(f.queue) == 0 {
-			f.spare = batch[:0]
-			f.leading = false
-			f.mu.Unlock()
-			return
-		}
-		batch, f.queue = f.queue, batch[:0]
+	f.mu.Unlock()
+	if next := f.runBatch(batch); next != nil {
+		// Others queued meanwhile: a goroutine leads their batches, so that
+		// this caller returns now (it would otherwise wait on their behalf,
+		// maybe for a lock another process holds, past its deadline).
+		go f.lead(next)
 	}
+}
+
+// lead runs batches until the queue is empty.
+func (f *File) lead(batch []*fileOp) {
+	for batch != nil {
+		batch = f.runBatch(batch)
+	}
+}
+
+// runBatch runs batch, wakes its callers and returns the next batch, or nil
+// (and gives up leadership) when the queue is empty.
+func (f *File) runBatch(batch []*fileOp) []*fileOp {
+	f.run(batch)
+	for _, o := range batch {
+		if o.done != nil {
+			close(o.done)
+		}
+	}
+	clear(batch)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.queue) == 0 {
+		f.spare = batch[:0]
+		f.leading = false
+		return nil
+	}
+	next := f.queue
+	f.queue = batch[:0]
+	return next
 }
 
 // run runs one batch under the journal lock: read what others appended,
@@ -250,7 +309,13 @@ func (f *File) run(batch []*fileOp) {
 		}
 		return
 	}
-	err := f.locked(func() error {
+	if !f.lockFor(batch) {
+		return // every op was abandoned while another process held the lock
+	}
+	for _, op := range batch {
+		op.state.CompareAndSwap(opPending, opTaken) // fails for the abandoned
+	}
+	err := f.whileLocked(func() error {
 		if err := f.refresh(); err != nil {
 			return err
 		}
@@ -262,6 +327,9 @@ func (f *File) run(batch []*fileOp) {
 		}
 		f.bk.sweep(now, false, emit)
 		for _, op := range batch {
+			if op.state.Load() != opTaken {
+				continue // abandoned: its caller has gone
+			}
 			n := len(f.ents)
 			f.decide(op, now, emit)
 			op.written = len(f.ents) > n
@@ -284,8 +352,47 @@ func (f *File) run(batch []*fileOp) {
 	})
 	if err != nil {
 		for _, op := range batch {
-			op.err = err
+			if op.state.Load() == opTaken {
+				op.err = err
+			}
 		}
+	}
+}
+
+// lockFor takes the journal's flock for batch. While another process holds
+// it, it polls, and gives up the ops whose context ends (Commit and Cancel
+// have none: they wait); it returns false, without the lock, once every op
+// of the batch is given up.
+func (f *File) lockFor(batch []*fileOp) bool {
+	wait := 50 * time.Microsecond
+	for {
+		busy, err := tryFlock(f.lock)
+		if err != nil {
+			err = fmt.Errorf("%w: locking budget journal %s: %w", ErrUnavailable, f.path, err)
+			for _, op := range batch {
+				if op.state.CompareAndSwap(opPending, opTaken) {
+					op.err = err
+				}
+			}
+			return false
+		}
+		if !busy {
+			return true
+		}
+		live := 0
+		for _, op := range batch {
+			if op.expired() {
+				op.abandon(f)
+			}
+			if op.state.Load() == opPending {
+				live++
+			}
+		}
+		if live == 0 {
+			return false
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
 
@@ -313,11 +420,16 @@ func (f *File) decide(op *fileOp, now time.Time, emit func(entry)) {
 	}
 }
 
-// locked runs fn holding the journal's flock.
+// locked runs fn holding the journal's flock, waiting for it.
 func (f *File) locked(fn func() error) error {
 	if err := flock(f.lock); err != nil {
 		return fmt.Errorf("%w: locking budget journal %s: %w", ErrUnavailable, f.path, err)
 	}
+	return f.whileLocked(fn)
+}
+
+// whileLocked runs fn, the journal's flock held, and releases it.
+func (f *File) whileLocked(fn func() error) error {
 	err := fn()
 	if uerr := funlock(f.lock); uerr != nil && err == nil {
 		err = fmt.Errorf("%w: unlocking budget journal %s: %w", ErrUnavailable, f.path, uerr)
@@ -337,6 +449,12 @@ func (f *File) unavailable(what string, err error) error {
 func (f *File) refresh() error {
 	fi, err := os.Stat(f.path)
 	if errors.Is(err, os.ErrNotExist) {
+		if f.bk != nil {
+			// This File read the journal before: it was removed since.
+			// Starting again from $0 would forget what was spent.
+			return fmt.Errorf("%w: budget journal %s is gone (it held %v spent): restore it, or remove the budget deliberately by opening a new path",
+				ErrUnavailable, f.path, f.bk.state(&f.pol, f.limit, "", f.pol.now()).Spent)
+		}
 		if err := f.create(); err != nil {
 			return err
 		}

@@ -311,18 +311,15 @@ func readRecord(b []byte) (es []entry, size int, ok bool) {
 
 // decodeRecords decodes the records of b (a journal without its magic),
 // calling apply for each entry in order. It returns the length of the valid
-// prefix. A damaged record with no valid record after it is the torn tail of
-// an interrupted write: good is its offset and err is nil; the caller
-// ignores (and truncates) it. A damaged record followed by a valid one is
-// corruption: err matches errCorrupt.
+// prefix. A damaged record that is the torn tail of an interrupted write
+// returns good = its offset and err = nil; the caller ignores (and
+// truncates) it. Any other damage is corruption: err matches errCorrupt.
 func decodeRecords(b []byte, apply func(entry)) (good int, err error) {
 	for good < len(b) {
 		es, n, ok := readRecord(b[good:])
 		if !ok {
-			for p := good + 1; p+recordHeader < len(b); p++ {
-				if _, _, ok := readRecord(b[p:]); ok {
-					return good, fmt.Errorf("%w: damaged record at offset %d followed by a valid one at offset %d", errCorrupt, good, p)
-				}
+			if at, bad := damaged(b[good:]); bad {
+				return good, fmt.Errorf("%w: damaged record at offset %d followed by a valid one at offset %d", errCorrupt, good, good+at)
 			}
 			return good, nil
 		}
@@ -332,6 +329,42 @@ func decodeRecords(b []byte, apply func(entry)) (good int, err error) {
 		good += n
 	}
 	return good, nil
+}
+
+// damaged tells a torn tail from corruption, for b starting with a record
+// that does not read. A torn write leaves a prefix of its record: its header
+// and part of its payload, never a whole record after it. So b is corrupt
+// when a valid record starts after the extent its header declares (a
+// damaged payload or checksum), or when the payload checksums right at
+// another length (a damaged length field, the records after intact). The
+// damaged record's own payload is not searched: it holds caller data (budget
+// keys), which may spell a valid record.
+func damaged(b []byte) (at int, corrupt bool) {
+	if len(b) < recordHeader {
+		return 0, false
+	}
+	n := uint64(binary.LittleEndian.Uint32(b))
+	if end := uint64(recordHeader) + n; n > 0 && n <= maxRecord && end <= uint64(len(b)) {
+		for p := int(end); p+recordHeader <= len(b); p++ {
+			if _, _, ok := readRecord(b[p:]); ok {
+				return p, true
+			}
+		}
+	}
+	want := binary.LittleEndian.Uint32(b[4:])
+	crc := uint32(0)
+	payload := b[recordHeader:min(len(b), recordHeader+maxRecord)]
+	for i := range payload {
+		crc = crc32.Update(crc, crcTable, payload[i:i+1])
+		if crc == want && uint64(i+1) != n {
+			if next := recordHeader + i + 1; next == len(b) {
+				return next, true
+			} else if _, _, ok := readRecord(b[next:]); ok {
+				return next, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // decodeJournal decodes a whole journal into a book. It returns the length
