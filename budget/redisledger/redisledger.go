@@ -152,12 +152,17 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 	}
 	now := l.now()
 	gen, end := l.pol.Window.Bounds(now)
-	ttl := "0"
+	ttl, ttlNext := "0", "0"
 	if gen != 0 {
-		ttl = strconv.FormatInt((end.Sub(now) + lateSettleRetention + l.lease()).Milliseconds(), 10)
+		keep := lateSettleRetention + l.lease()
+		ttl = strconv.FormatInt((end.Sub(now) + keep).Milliseconds(), 10)
+		// If another process has moved the budget to the next window (this
+		// clock is a little behind), that window must live to its own end.
+		_, next := l.pol.Window.Bounds(end)
+		ttlNext = strconv.FormatInt((next.Sub(now) + keep).Milliseconds(), 10)
 	}
 	v, err := reserveScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
-		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl).Result()
+		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext).Result()
 	if err != nil {
 		return budget.Reservation{}, unavailable("reserve", err)
 	}

@@ -96,3 +96,40 @@ func TestCommitOverflowLeavesTheReservationOpen(t *testing.T) {
 	_, err = l.Reserve(ctx, 0)
 	assert.ErrorIs(t, err, budget.ErrExceeded)
 }
+
+// A process whose clock is a little behind, reserving just after another
+// moved the budget into the next window, does not give that window the
+// short life of its own: the next window lives to its end (plus the
+// late-settlement retention), or its spend would be forgotten mid-period.
+func TestClockBehindKeepsTheNextWindowAlive(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	name := budgetName(t, c)
+	start := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC) // a Monday: a new week
+	ahead := ledgertest.NewClock(start.Add(time.Minute))
+	behind := ledgertest.NewClock(start.Add(-time.Minute))
+	pol := func(clk *ledgertest.Clock) budget.Policy {
+		return budget.Policy{Window: budget.Window{Period: budget.Weekly}, Lease: time.Minute, Now: clk.Now}
+	}
+	a := newLedger(t, c, name, budget.Dollar, pol(ahead))
+	b := newLedger(t, c, name, budget.Dollar, pol(behind))
+	r, err := a.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	require.NoError(t, a.Commit(ctx, r, budget.Cent))
+	r, err = b.Reserve(ctx, budget.Cent) // lands in the new week (the latest seen)
+	require.NoError(t, err)
+	require.NoError(t, b.Commit(ctx, r, budget.Cent))
+
+	var windows []string
+	iter := c.Scan(ctx, 0, "{baar:"+name+"}:w:*", 100).Iterator()
+	for iter.Next(ctx) {
+		windows = append(windows, iter.Val())
+	}
+	require.Len(t, windows, 1, "one window: the new week")
+	left, err := c.PTTL(ctx, windows[0]).Result()
+	require.NoError(t, err)
+	assert.Greater(t, left, 6*24*time.Hour, "the new week's sums live to its end, not a day")
+	st, err := a.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2*budget.Cent, st.Spent)
+}

@@ -79,7 +79,9 @@ end
 
 // reserveScript: KEYS gen, seq, open, lease; ARGV prefix, now ms, gen,
 // amount, limit, key, key limit, lease expiry ms, retention ms, window TTL
-// ms (0: none). It returns {1, id, gen} or {0, scope (0 global, 1 key),
+// ms (0: none), the next window's TTL ms (for a caller whose clock is
+// behind: the budget's window is already the next one, which must not be
+// given this window's shorter life). It returns {1, id, gen} or {0, scope (0 global, 1 key),
 // spent, reserved} with the refusing budget's figures.
 var reserveScript = redis.NewScript(prelude + `
 local P = ARGV[1]
@@ -103,7 +105,14 @@ redis.call('HSET', KEYS[3], id, amt .. ':' .. g .. ':' .. ARGV[8] .. ':' .. key)
 redis.call('ZADD', KEYS[4], ARGV[8], id)
 redis.call('HINCRBY', w, 'res', amt)
 if key ~= '' then redis.call('HINCRBY', w, 'r:' .. key, amt) end
-if ARGV[10] ~= '0' then redis.call('PEXPIRE', w, ARGV[10]) end
+if ARGV[10] ~= '0' then
+  if g == ARGV[3] then
+    redis.call('PEXPIRE', w, ARGV[10])
+  else
+    local left = redis.call('PTTL', w)
+    if left < 0 or left < tonumber(ARGV[11]) then redis.call('PEXPIRE', w, ARGV[11]) end
+  end
+end
 return {1, id, tonumber(g)}
 `)
 
