@@ -57,7 +57,6 @@ type tier struct {
 	label string
 	price budget.Price
 	rates budget.Rates // price, compiled once
-	tel   tierTelemetry
 }
 
 var _ llms.Model = (*Router)(nil)
@@ -527,13 +526,15 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 
 	var cost budget.Amount
 	switch {
-	case err == nil:
+	case err == nil || callerErr != nil:
+		// Answered, or stopped by the caller's streaming function (billed:
+		// the provider produced what was streamed, and maybe more). The
+		// reported usage, else the reservation: what was streamed is no
+		// measure, reasoning and tool calls are billed output that many
+		// clients never stream.
 		u, ur := usage.FromResponse(resp)
 		a.ResponseModel = ur.ResponseModel
 		a.FinishReasons = ur.FinishReasons
-		// No usage (or usage that cannot be priced): the reservation. What
-		// was streamed is no measure: reasoning and tool calls are billed
-		// output that many clients never stream.
 		cost = res.Amount
 		a.UsageSource = "reservation"
 		switch {
@@ -547,7 +548,10 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		case ur.Invalid:
 			a.UsageProblem = ur.Problem
 		}
-		if resp == nil {
+		switch {
+		case callerErr != nil:
+			a.Err, a.ErrClass, resp = err, ClassCaller, nil
+		case resp == nil:
 			err = fmt.Errorf("baar: %s returned no response and no error", a.Model)
 			a.Err, a.ErrClass = err, ClassUnknown
 		}
@@ -555,20 +559,6 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tier, res budg
 		// Cut off at the output cap: settled at the reservation.
 		a.Err, a.ErrClass = err, ClassBudget
 		cost, a.UsageSource = res.Amount, "reservation"
-	case callerErr != nil:
-		// Stopped by the caller's streaming function: billed (the provider
-		// produced what was streamed, and maybe more), at the reported usage
-		// when a partial answer carries one, else the reservation.
-		a.Err, a.ErrClass = err, ClassCaller
-		cost, a.UsageSource = res.Amount, "reservation"
-		if resp != nil {
-			if u, ur := usage.FromResponse(resp); ur.Found && !ur.Invalid {
-				if c, cerr := p.rates.Cost(u); cerr == nil {
-					a.Usage, cost, a.UsageSource = u, c, "provider"
-				}
-			}
-		}
-		resp = nil
 	default:
 		a.Err, a.ErrClass = err, classify(ctx, err)
 		if a.ErrClass.billed() {

@@ -185,24 +185,7 @@ func (t *telemetry) observeLedger(l budget.Ledger) {
 type callSpan struct{ span trace.Span }
 
 // attemptSpan is the CLIENT span of one provider attempt.
-type attemptSpan struct {
-	span trace.Span
-	tier *tier // nil in tests that start attempts without a tier
-}
-
-// tierTelemetry is what a tier's attempts reuse from call to call: the span
-// name, and the metric attribute sets of the tier's last distinct attempt
-// (a tier's attempts almost always share them), found without hashing.
-type tierTelemetry struct {
-	spanName string // "chat {model}", set by the first attempt
-	nameOnce sync.Once
-	lastOpts atomic.Pointer[keyedOpts]
-}
-
-type keyedOpts struct {
-	key  attemptKey
-	opts *attemptOpts
-}
+type attemptSpan struct{ span trace.Span }
 
 // startCall starts the span of a GenerateContent call.
 func (t *telemetry) startCall(ctx context.Context) (context.Context, callSpan) {
@@ -348,15 +331,8 @@ func (t *telemetry) startAttempt(ctx context.Context, tr *tier, a *Attempt) (con
 	if t == nil {
 		return ctx, attemptSpan{}
 	}
-	var name string
-	if tr != nil && tr.Name == a.Model {
-		tr.tel.nameOnce.Do(func() { tr.tel.spanName = opChat + " " + a.Model })
-		name = tr.tel.spanName
-	} else {
-		name = t.spanName(a.Model)
-	}
-	ctx, span := t.tracer.Start(ctx, name, attemptStartOpts...)
-	return ctx, attemptSpan{span: span, tier: tr}
+	ctx, span := t.tracer.Start(ctx, t.spanName(a.Model), attemptStartOpts...)
+	return ctx, attemptSpan{span: span}
 }
 
 func (t *telemetry) spanName(model string) string {
@@ -403,7 +379,7 @@ func (t *telemetry) endAttempt(ctx context.Context, s attemptSpan, a *Attempt) {
 		attrs = append(attrs, keyCost.Float64(a.Cost))
 		if a.UsageSource != "provider" {
 			// Provider-reported usage is told by the token counts below;
-			// any other source (reservation, stream, none) is named.
+			// any other source (reservation, none) is named.
 			attrs = append(attrs, keyUsageSource.String(a.UsageSource))
 		}
 		if t.costAlias {
@@ -437,15 +413,15 @@ func (t *telemetry) endAttempt(ctx context.Context, s attemptSpan, a *Attempt) {
 		putAttrs(b)
 	}
 	span.End()
-	t.attemptMetrics(ctx, s.tier, a)
+	t.attemptMetrics(ctx, a)
 }
 
-func (t *telemetry) attemptMetrics(ctx context.Context, tr *tier, a *Attempt) {
+func (t *telemetry) attemptMetrics(ctx context.Context, a *Attempt) {
 	dur, tok, cost := t.duration.Enabled(ctx), t.tokenUsage.Enabled(ctx), t.cost.Enabled(ctx)
 	if !dur && !tok && !cost {
 		return
 	}
-	o := t.tierMetricOpts(tr, a)
+	o := t.metricOpts(a)
 	if cost && a.UsageSource != "none" {
 		t.cost.Add(ctx, a.Cost, o.cost)
 	}
@@ -475,20 +451,6 @@ type attemptOpts struct {
 // maxCachedAttemptOpts bounds the cache of attribute sets (the keys are
 // low-cardinality: models, tiers and error classes).
 const maxCachedAttemptOpts = 1024
-
-// tierMetricOpts is metricOpts behind the tier's one-entry cache.
-func (t *telemetry) tierMetricOpts(tr *tier, a *Attempt) *attemptOpts {
-	if tr == nil {
-		return t.metricOpts(a)
-	}
-	k := attemptKey{a.Model, a.Tier, a.Provider, a.ResponseModel, a.ErrClass}
-	if last := tr.tel.lastOpts.Load(); last != nil && last.key == k {
-		return last.opts
-	}
-	o := t.metricOpts(a)
-	tr.tel.lastOpts.Store(&keyedOpts{key: k, opts: o})
-	return o
-}
 
 // metricOpts returns the attribute sets of a's measurements, built once per
 // distinct model, tier, provider, response model and error class.

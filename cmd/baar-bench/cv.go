@@ -76,15 +76,7 @@ func crossValidate(ctx context.Context, sets []bench.Dataset, k int, prog *progr
 			if len(h.Items) == 0 {
 				continue
 			}
-			outcomes, err := bench.Outcomes(h, make([]int, len(h.Items)), bench.RouteLLMPrices, 0)
-			if err != nil {
-				return nil, err
-			}
-			scores, err := scoreAll(ctx, m, h.Items, prog, fmt.Sprintf("cv: fold %d/%d, %s", f+1, k, h.Name))
-			if err != nil {
-				return nil, err
-			}
-			c, err := bench.NewCurve(outcomes, scores)
+			c, err := curveOf(ctx, m, h, prog, fmt.Sprintf("cv: fold %d/%d, %s", f+1, k, h.Name))
 			if err != nil {
 				return nil, err
 			}

@@ -404,16 +404,9 @@ func loadLiveData(c *config) ([]bench.LiveSet, error) {
 		}
 		sets = append(sets, s...)
 	}
-	paths, err := jsonlPaths(c.datasets)
+	sets, err := appendJSONL(sets, c.datasets, bench.LoadLiveJSONL)
 	if err != nil {
 		return nil, err
-	}
-	for _, path := range paths {
-		s, err := bench.LoadLiveJSONL(path)
-		if err != nil {
-			return nil, err
-		}
-		sets = append(sets, s)
 	}
 	if c.live.only == "" {
 		return sets, nil

@@ -194,18 +194,7 @@ func loadData(c *config) ([]bench.Dataset, error) {
 		}
 		sets = append(sets, s...)
 	}
-	paths, err := jsonlPaths(c.datasets)
-	if err != nil {
-		return nil, err
-	}
-	for _, path := range paths {
-		s, err := bench.LoadJSONL(path)
-		if err != nil {
-			return nil, err
-		}
-		sets = append(sets, s)
-	}
-	return sets, nil
+	return appendJSONL(sets, c.datasets, bench.LoadJSONL)
 }
 
 type scoreLine struct {
@@ -341,15 +330,19 @@ func writeScores(path string, lines []scoreLine) error {
 	return f.Close()
 }
 
-// jsonlPaths returns the paths of --dataset jsonl:PATH flags.
-func jsonlPaths(datasets []string) ([]string, error) {
-	paths := make([]string, len(datasets))
-	for i, d := range datasets {
+// appendJSONL appends to sets the set each --dataset jsonl:PATH flag names,
+// read with load.
+func appendJSONL[T any](sets []T, datasets []string, load func(path string) (T, error)) ([]T, error) {
+	for _, d := range datasets {
 		path, ok := strings.CutPrefix(d, "jsonl:")
 		if !ok {
 			return nil, fmt.Errorf("--dataset %q: want jsonl:PATH", d)
 		}
-		paths[i] = path
+		s, err := load(path)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
 	}
-	return paths, nil
+	return sets, nil
 }

@@ -63,15 +63,7 @@ func crossEval(ctx context.Context, sets []bench.Dataset, prog *progress) ([]cro
 				continue
 			}
 			test := te.Select(bench.SplitTest)
-			outcomes, err := bench.Outcomes(test, make([]int, len(test.Items)), bench.RouteLLMPrices, 0)
-			if err != nil {
-				return nil, err
-			}
-			scores, err := scoreAll(ctx, m, test.Items, prog, "cross: "+tr.Name+" → "+te.Name)
-			if err != nil {
-				return nil, err
-			}
-			c, err := bench.NewCurve(outcomes, scores)
+			c, err := curveOf(ctx, m, test, prog, "cross: "+tr.Name+" → "+te.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -80,6 +72,20 @@ func crossEval(ctx context.Context, sets []bench.Dataset, prog *progress) ([]cro
 		}
 	}
 	return out, nil
+}
+
+// curveOf is the cost–quality curve of scorer s on d (costs do not matter
+// to APGR and CPT: RouteLLM's prices, no output tokens).
+func curveOf(ctx context.Context, s scoring.Scorer, d bench.Dataset, prog *progress, label string) (*bench.Curve, error) {
+	outcomes, err := bench.Outcomes(d, make([]int, len(d.Items)), bench.RouteLLMPrices, 0)
+	if err != nil {
+		return nil, err
+	}
+	scores, err := scoreAll(ctx, s, d.Items, prog, label)
+	if err != nil {
+		return nil, err
+	}
+	return bench.NewCurve(outcomes, scores)
 }
 
 func pct(x float64) string {

@@ -238,17 +238,25 @@ func parseBool(s string) (bool, error) {
 // where the token fields are optional (both or neither). Blank lines are
 // skipped. The dataset is named after the file.
 func LoadJSONL(path string) (Dataset, error) {
+	d, name, err := readFile(path, ReadJSONL)
+	d.Name = name
+	return d, err
+}
+
+// readFile reads the file at path with read, and names what it read after
+// the file (its base name without extension).
+func readFile[T any](path string, read func(io.Reader) (T, error)) (T, string, error) {
+	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return Dataset{}, fmt.Errorf("bench: %w", err)
+		return zero, "", fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
-	d, err := ReadJSONL(f)
+	v, err := read(f)
 	if err != nil {
-		return Dataset{}, fmt.Errorf("bench: %s: %w", path, err)
+		return zero, "", fmt.Errorf("bench: %s: %w", path, err)
 	}
-	d.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return d, nil
+	return v, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), nil
 }
 
 // ReadJSONL reads the generic format of LoadJSONL from r.

@@ -219,17 +219,9 @@ func GSM8KGold(cheapResponse string, cheapCorrect bool, capableResponse string, 
 // still gets that format's instruction and its answers a format check). The set is named after the
 // file.
 func LoadLiveJSONL(path string) (LiveSet, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return LiveSet{}, fmt.Errorf("bench: %w", err)
-	}
-	defer f.Close()
-	s, err := ReadLiveJSONL(f)
-	if err != nil {
-		return LiveSet{}, fmt.Errorf("bench: %s: %w", path, err)
-	}
-	s.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return s, nil
+	s, name, err := readFile(path, ReadLiveJSONL)
+	s.Name = name
+	return s, err
 }
 
 // ReadLiveJSONL reads the format of LoadLiveJSONL from r.

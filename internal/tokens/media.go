@@ -46,16 +46,18 @@ func mediaTokens(mime string, data []byte) (n int64, ok bool) {
 		}
 	}
 	if known {
-		n = max(n, satMul(int64(math.Ceil(min(secs, float64(math.MaxInt64/rate)))), rate))
+		n = max(n, saturate(math.Ceil(secs)*float64(rate)))
 	}
 	return n, true
 }
 
-func satMul(a, b int64) int64 {
-	if a > 0 && b > math.MaxInt64/a {
+// saturate converts a non-negative token count to int64, MaxInt64 when it
+// does not fit.
+func saturate(x float64) int64 {
+	if x >= math.MaxInt64 {
 		return math.MaxInt64
 	}
-	return a * b
+	return int64(x)
 }
 
 // mediaSeconds reads the declared length of an ISO base-media file (MP4, MOV,
