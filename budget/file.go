@@ -305,7 +305,9 @@ func (f *File) run(batch []*fileOp) {
 	defer f.io.Unlock()
 	if f.lock == nil {
 		for _, op := range batch {
-			op.err = errClosed
+			if op.state.CompareAndSwap(opPending, opTaken) { // not abandoned meanwhile
+				op.err = errClosed
+			}
 		}
 		return
 	}
