@@ -36,7 +36,7 @@ var (
 	lgCap      = 20 * budget.Cent // $0.20
 	lgKeyLimit = lgCap / 2
 	lgCallCost = 2100 * budget.MicroDollar
-	lgPolicy   = budget.Policy{KeyLimit: lgKeyLimit}
+	lgPolicy   = budget.Limits{KeyLimit: lgKeyLimit}
 )
 
 // lgRouter is a Router over m (both tiers, at lgPrice) accounting in l.

@@ -28,7 +28,7 @@ func TestBudgetKeyContext(t *testing.T) {
 // chosen through the context: a key over its budget is refused with no
 // provider call, while other keys and key-less calls go on.
 func TestRouterKeyBudgets(t *testing.T) {
-	l, err := budget.NewScoped(20*budget.Cent, budget.Policy{KeyLimit: lgCallCost * 3, KeyLimits: map[string]budget.Amount{"blocked": 0}})
+	l, err := budget.NewScoped(20*budget.Cent, budget.Limits{KeyLimit: lgCallCost * 3, KeyLimits: map[string]budget.Amount{"blocked": 0}})
 	require.NoError(t, err)
 	m := &baartest.Model{FullOutput: true}
 	r := lgRouter(t, m, l)

@@ -6,6 +6,19 @@ import (
 	"strconv"
 )
 
+// Amount is an amount of money in nano-dollars (1e-9 USD). The zero value is $0.
+type Amount int64
+
+// Common amounts.
+const (
+	NanoDollar  Amount = 1
+	MicroDollar Amount = 1_000
+	Cent        Amount = 10_000_000
+	Dollar      Amount = 1_000_000_000
+	// MaxAmount is the largest amount a ledger accepts as a limit (about $9.2 billion).
+	MaxAmount Amount = 1<<63 - 1
+)
+
 // nanoPerDollar is the number of nano-dollars in one dollar.
 const nanoPerDollar = int64(Dollar)
 

@@ -17,11 +17,11 @@ const maxKeyLen = 1024
 // methods (reserve, settle, sweep) only read the book and return the entries
 // to apply. A book is not safe for concurrent use.
 type book struct {
-	gen     uint64             // the latest window generation seen
-	lastID  uint64             // the last reservation ID issued
-	windows map[uint64]*window // by generation: the current one and older ones with holds
-	holds   map[uint64]*hold   // unsettled reservations by ID
-	leases  leaseHeap          // lease expiries of open holds (lazily cleaned)
+	gen     uint64                 // the latest window generation seen
+	lastID  uint64                 // the last reservation ID issued
+	windows map[uint64]*generation // by generation: the current one and older ones with holds
+	holds   map[uint64]*hold       // unsettled reservations by ID
+	leases  leaseHeap              // lease expiries of open holds (lazily cleaned)
 }
 
 // counters are the figures of one budget in one window.
@@ -29,8 +29,8 @@ type counters struct {
 	spent, reserved Amount
 }
 
-// window is one generation's budgets.
-type window struct {
+// generation holds the budgets of one window generation.
+type generation struct {
 	global counters
 	keys   map[string]*counters
 	holds  int // holds of this generation not yet settled
@@ -68,7 +68,7 @@ type entry struct {
 }
 
 func newBook() *book {
-	return &book{windows: make(map[uint64]*window), holds: make(map[uint64]*hold)}
+	return &book{windows: make(map[uint64]*generation), holds: make(map[uint64]*hold)}
 }
 
 // addSat returns a+b saturated to [0, MaxAmount].
@@ -82,7 +82,7 @@ func addSat(a, b Amount) Amount {
 	return a + b
 }
 
-func (w *window) key(k string) *counters {
+func (w *generation) key(k string) *counters {
 	c := w.keys[k]
 	if c == nil {
 		if w.keys == nil {
@@ -96,7 +96,7 @@ func (w *window) key(k string) *counters {
 
 // add adds reserved and spent to the global budget and, when key is not
 // empty, to key's.
-func (w *window) add(key string, reserved, spent Amount) {
+func (w *generation) add(key string, reserved, spent Amount) {
 	for _, c := range [2]*counters{&w.global, nil} {
 		if c == nil {
 			if key == "" {
@@ -132,7 +132,7 @@ func (b *book) apply(e entry) {
 		}
 		w := b.windows[e.gen]
 		if w == nil {
-			w = &window{}
+			w = &generation{}
 			b.windows[e.gen] = w
 		}
 		w.holds++
@@ -182,7 +182,7 @@ func (b *book) forget(id uint64, h *hold) {
 
 // current returns the generation a reservation made at now belongs to: the
 // window's, never older than the latest seen.
-func (b *book) current(p *Policy, now time.Time) uint64 {
+func (b *book) current(p *Limits, now time.Time) uint64 {
 	g, _ := p.Window.Bounds(now)
 	return max(g, b.gen)
 }
@@ -200,7 +200,7 @@ func (b *book) figures(g uint64, key string) (global, k counters) {
 
 // reserve decides a reservation of amount for key at now: the entry to
 // apply, or the refusal.
-func (b *book) reserve(p *Policy, limit Amount, key string, amount Amount, now time.Time) (entry, error) {
+func (b *book) reserve(p *Limits, limit Amount, key string, amount Amount, now time.Time) (entry, error) {
 	if amount < 0 {
 		return entry{}, fmt.Errorf("%w: reservation amount %v is negative", ErrInvalid, amount)
 	}
@@ -286,7 +286,7 @@ func satAddNanos(t int64, d time.Duration) int64 {
 }
 
 // state returns the state of the budget that binds key's calls at now.
-func (b *book) state(p *Policy, limit Amount, key string, now time.Time) State {
+func (b *book) state(p *Limits, limit Amount, key string, now time.Time) State {
 	g := b.current(p, now)
 	kl, hasKey := p.KeyLimitOf(key)
 	gc, kc := b.figures(g, key)
@@ -314,9 +314,9 @@ func (b *book) unsettled() []Reservation {
 
 // clone returns a deep copy of b (for snapshots).
 func (b *book) clone() *book {
-	c := &book{gen: b.gen, lastID: b.lastID, windows: make(map[uint64]*window, len(b.windows)), holds: make(map[uint64]*hold, len(b.holds))}
+	c := &book{gen: b.gen, lastID: b.lastID, windows: make(map[uint64]*generation, len(b.windows)), holds: make(map[uint64]*hold, len(b.holds))}
 	for g, w := range b.windows {
-		nw := &window{global: w.global, holds: w.holds}
+		nw := &generation{global: w.global, holds: w.holds}
 		if len(w.keys) > 0 {
 			nw.keys = make(map[string]*counters, len(w.keys))
 			for k, v := range w.keys {

@@ -5,19 +5,6 @@ import (
 	"errors"
 )
 
-// Amount is an amount of money in nano-dollars (1e-9 USD). The zero value is $0.
-type Amount int64
-
-// Common amounts.
-const (
-	NanoDollar  Amount = 1
-	MicroDollar Amount = 1_000
-	Cent        Amount = 10_000_000
-	Dollar      Amount = 1_000_000_000
-	// MaxAmount is the largest amount a ledger accepts as a limit (about $9.2 billion).
-	MaxAmount Amount = 1<<63 - 1
-)
-
 // Usage is the token usage of one model call, normalized to one convention
 // whatever the provider:
 //   - InputTokens counts ALL input tokens, cache reads and cache writes included;

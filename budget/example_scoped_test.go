@@ -13,7 +13,7 @@ import (
 // both, and a reservation settled after midnight counts for its own day.
 func ExampleNewScoped() {
 	now := time.Date(2025, 6, 1, 23, 0, 0, 0, time.UTC)
-	ledger, err := budget.NewScoped(10*budget.Dollar, budget.Policy{
+	ledger, err := budget.NewScoped(10*budget.Dollar, budget.Limits{
 		KeyLimit: budget.Dollar,
 		Window:   budget.Window{Period: budget.Daily},
 		Now:      func() time.Time { return now },

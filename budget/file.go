@@ -17,7 +17,7 @@ const DefaultCompactSize = 4 << 20
 
 // File is a [Ledger] kept in a journal file, so that a budget outlives its
 // process and is shared by every process that opens the same path. It
-// enforces a [Policy] like [Scoped].
+// enforces a [Limits] like [Scoped].
 //
 // # Durability
 //
@@ -45,7 +45,7 @@ const DefaultCompactSize = 4 << 20
 // # Crashes and reconciliation
 //
 // A reservation outstanding when its process died stays in the journal and
-// counts against the budget: as reserved until its lease ([Policy.Lease])
+// counts against the budget: as reserved until its lease ([Limits.Lease])
 // expires, then as spent at its full amount — the provider may have billed
 // it. To reconcile it with the provider's bill, list it with
 // [File.Unsettled] and settle it with Commit (at the billed amount) or
@@ -62,7 +62,7 @@ const DefaultCompactSize = 4 << 20
 type File struct {
 	path  string
 	limit Amount
-	pol   Policy
+	pol   Limits
 
 	mu      sync.Mutex // guards queue, leading and closed
 	queue   []*fileOp
@@ -120,7 +120,7 @@ type fileOp struct {
 // It returns an error matching [ErrInvalid] when limit is negative or p is
 // invalid, and an error matching [ErrUnavailable] when the journal cannot be
 // read or locked, or is corrupt.
-func OpenFile(path string, limit Amount, p Policy) (*File, error) {
+func OpenFile(path string, limit Amount, p Limits) (*File, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("%w: budget limit %v is negative", ErrInvalid, limit)
 	}

@@ -33,7 +33,7 @@ func holdLock(t *testing.T, path string) (release func()) {
 // lock is free.
 func TestFileWaitForTheLockEndsWithTheContext(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.journal")
-	f := openFile(t, path, 10*Dollar, Policy{})
+	f := openFile(t, path, 10*Dollar, Limits{})
 	bg := context.Background()
 	held, err := f.Reserve(bg, Dollar)
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestFileWaitForTheLockEndsWithTheContext(t *testing.T) {
 func TestFileJournalRemovedFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.journal")
-	f := openFile(t, path, 10*Dollar, Policy{})
+	f := openFile(t, path, 10*Dollar, Limits{})
 	r, err := f.Reserve(ctx, 9*Dollar)
 	require.NoError(t, err)
 	require.NoError(t, f.Commit(ctx, r, 9*Dollar))
@@ -93,7 +93,7 @@ func TestFileJournalRemovedFailsClosed(t *testing.T) {
 // payload with records after it, and a damaged length field.
 func TestFileTornTailVersusCorruption(t *testing.T) {
 	ctx := context.Background()
-	pol := Policy{KeyLimit: Dollar}
+	pol := Limits{KeyLimit: Dollar}
 	key := "user-" + string(record(entry{kind: entCancel, id: 1})) + "-x"
 	write := func(t *testing.T) (string, []byte) {
 		path := filepath.Join(t.TempDir(), "b.journal")

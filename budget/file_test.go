@@ -16,7 +16,7 @@ import (
 )
 
 // openFile opens a File ledger at path, closed at the end of the test.
-func openFile(t *testing.T, path string, limit Amount, p Policy) *File {
+func openFile(t *testing.T, path string, limit Amount, p Limits) *File {
 	t.Helper()
 	f, err := OpenFile(path, limit, p)
 	require.NoError(t, err)
@@ -35,7 +35,7 @@ func stateOf(t *testing.T, l Ledger, ctx context.Context) State {
 func TestFileDurable(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.journal")
-	f := openFile(t, path, 10*Dollar, Policy{})
+	f := openFile(t, path, 10*Dollar, Limits{})
 	r1, err := f.Reserve(ctx, 2*Dollar)
 	require.NoError(t, err)
 	require.NoError(t, f.Commit(ctx, r1, Dollar))
@@ -46,7 +46,7 @@ func TestFileDurable(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnavailable, "closed")
 	assert.NoError(t, f.Close(), "idempotent")
 
-	g := openFile(t, path, 10*Dollar, Policy{})
+	g := openFile(t, path, 10*Dollar, Limits{})
 	assert.Equal(t, State{Limit: 10 * Dollar, Spent: Dollar, Reserved: 3 * Dollar}, stateOf(t, g, ctx))
 	list, err := g.Unsettled(ctx)
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestFileDurable(t *testing.T) {
 	assert.Equal(t, uint64(3), r3.ID, "IDs continue")
 	require.NoError(t, g.Close())
 
-	h := openFile(t, path, 5*Dollar, Policy{}) // the limit is the opener's
+	h := openFile(t, path, 5*Dollar, Limits{}) // the limit is the opener's
 	assert.Equal(t, State{Limit: 5 * Dollar, Spent: 3 * Dollar, Reserved: Dollar}, stateOf(t, h, ctx))
 }
 
@@ -67,7 +67,7 @@ func TestFileDurable(t *testing.T) {
 func TestFileCrashLease(t *testing.T) {
 	ctx := context.Background()
 	clk := newFakeClock(time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC))
-	p := Policy{Lease: time.Minute, Now: clk.Now}
+	p := Limits{Lease: time.Minute, Now: clk.Now}
 	path := filepath.Join(t.TempDir(), "b.journal")
 	dead := openFile(t, path, 10*Dollar, p)
 	_, err := dead.Reserve(ctx, 4*Dollar)
@@ -86,7 +86,7 @@ func TestFileCrashLease(t *testing.T) {
 func TestFileTornTail(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.journal")
-	f := openFile(t, path, 10*Dollar, Policy{})
+	f := openFile(t, path, 10*Dollar, Limits{})
 	r, err := f.Reserve(ctx, 3*Dollar)
 	require.NoError(t, err)
 	require.NoError(t, f.Commit(ctx, r, 3*Dollar))
@@ -104,7 +104,7 @@ func TestFileTornTail(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, append(append([]byte{}, good...), tail...), 0o644))
-			f := openFile(t, path, 10*Dollar, Policy{})
+			f := openFile(t, path, 10*Dollar, Limits{})
 			assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar}, stateOf(t, f, ctx))
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestFileTornTail(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, uint64(2), r.ID)
 			require.NoError(t, f.Close())
-			g := openFile(t, path, 10*Dollar, Policy{})
+			g := openFile(t, path, 10*Dollar, Limits{})
 			assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar, Reserved: Dollar}, stateOf(t, g, ctx))
 		})
 	}
@@ -121,7 +121,7 @@ func TestFileTornTail(t *testing.T) {
 	// A torn record appended by another process while this one is open.
 	t.Run("live", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, good, 0o644))
-		f := openFile(t, path, 10*Dollar, Policy{})
+		f := openFile(t, path, 10*Dollar, Limits{})
 		w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		require.NoError(t, err)
 		_, err = w.Write(next[:len(next)-3])
@@ -130,7 +130,7 @@ func TestFileTornTail(t *testing.T) {
 		assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar}, stateOf(t, f, ctx))
 		_, err = f.Reserve(ctx, Dollar)
 		require.NoError(t, err)
-		g := openFile(t, path, 10*Dollar, Policy{})
+		g := openFile(t, path, 10*Dollar, Limits{})
 		assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar, Reserved: Dollar}, stateOf(t, g, ctx))
 	})
 }
@@ -141,7 +141,7 @@ func TestFileCorrupt(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "b.journal")
-	f := openFile(t, path, 10*Dollar, Policy{})
+	f := openFile(t, path, 10*Dollar, Limits{})
 	for range 3 {
 		r, err := f.Reserve(ctx, Dollar)
 		require.NoError(t, err)
@@ -153,7 +153,7 @@ func TestFileCorrupt(t *testing.T) {
 	bad := append([]byte{}, data...)
 	bad[len(journalMagic)+recordHeader] ^= 0x40 // the first record's payload
 	require.NoError(t, os.WriteFile(path, bad, 0o644))
-	_, err = OpenFile(path, 10*Dollar, Policy{})
+	_, err = OpenFile(path, 10*Dollar, Limits{})
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.Contains(t, err.Error(), "corrupt")
 	data2, err := os.ReadFile(path)
@@ -162,13 +162,13 @@ func TestFileCorrupt(t *testing.T) {
 
 	other := filepath.Join(dir, "notes.txt")
 	require.NoError(t, os.WriteFile(other, []byte("hello, world"), 0o644))
-	_, err = OpenFile(other, 10*Dollar, Policy{})
+	_, err = OpenFile(other, 10*Dollar, Limits{})
 	assert.ErrorIs(t, err, ErrUnavailable)
 
 	// Corruption appearing under an open ledger: it fails closed, then
 	// resumes when the journal is repaired.
 	require.NoError(t, os.WriteFile(path, data, 0o644))
-	g := openFile(t, path, 10*Dollar, Policy{})
+	g := openFile(t, path, 10*Dollar, Limits{})
 	assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar}, stateOf(t, g, ctx))
 	tail := append(record(entry{kind: entCancel, id: 1}), record(entry{kind: entCancel, id: 2})...)
 	tail[recordHeader] ^= 0x40
@@ -179,11 +179,11 @@ func TestFileCorrupt(t *testing.T) {
 	_, err = g.Reserve(ctx, Dollar)
 	assert.NoError(t, err)
 
-	_, err = OpenFile(filepath.Join(dir, "missing", "b.journal"), Dollar, Policy{})
+	_, err = OpenFile(filepath.Join(dir, "missing", "b.journal"), Dollar, Limits{})
 	assert.ErrorIs(t, err, ErrUnavailable)
-	_, err = OpenFile(path, -1, Policy{})
+	_, err = OpenFile(path, -1, Limits{})
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = OpenFile(path, 1, Policy{Lease: -1})
+	_, err = OpenFile(path, 1, Limits{Lease: -1})
 	assert.ErrorIs(t, err, ErrInvalid)
 }
 
@@ -194,7 +194,7 @@ func TestFileCompaction(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.journal")
 	clk := newFakeClock(time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC))
-	p := Policy{KeyLimit: 100 * Dollar, Lease: time.Minute, Now: clk.Now}
+	p := Limits{KeyLimit: 100 * Dollar, Lease: time.Minute, Now: clk.Now}
 	a := openFile(t, path, 1000*Dollar, p)
 	b := openFile(t, path, 1000*Dollar, p)
 	a.compactSize, b.compactSize = 512, 512
@@ -254,7 +254,7 @@ func TestFileCompaction(t *testing.T) {
 // TestFileStorm hammers two Files sharing a journal from 16 goroutines.
 func TestFileStorm(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.journal")
-	p := Policy{KeyLimit: 10 * Dollar}
+	p := Limits{KeyLimit: 10 * Dollar}
 	a := openFile(t, path, 50*Dollar, p)
 	b := openFile(t, path, 50*Dollar, p)
 	ctx := context.Background()

@@ -211,7 +211,7 @@ func (d *decoder) snapshot() *book {
 	nw := d.count("window count", 4)
 	for range nw {
 		g := d.uvarint("window generation")
-		w := &window{global: counters{spent: d.amount("spent"), reserved: d.amount("reserved")}}
+		w := &generation{global: counters{spent: d.amount("spent"), reserved: d.amount("reserved")}}
 		nk := d.count("key count", 3)
 		for range nk {
 			k := d.str("key")
@@ -254,7 +254,7 @@ func (d *decoder) snapshot() *book {
 		b.holds[id] = h
 		w := b.windows[h.gen]
 		if w == nil {
-			w = &window{}
+			w = &generation{}
 			b.windows[h.gen] = w
 		}
 		w.holds++

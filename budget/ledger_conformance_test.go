@@ -15,14 +15,14 @@ import (
 )
 
 func TestScopedConformance(t *testing.T) {
-	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		s, err := budget.NewScoped(limit, p)
 		require.NoError(t, err)
 		return s
 	})
 }
 
-func openFile(t *testing.T, path string, limit budget.Amount, p budget.Policy) *budget.File {
+func openFile(t *testing.T, path string, limit budget.Amount, p budget.Limits) *budget.File {
 	t.Helper()
 	f, err := budget.OpenFile(path, limit, p)
 	require.NoError(t, err)
@@ -31,7 +31,7 @@ func openFile(t *testing.T, path string, limit budget.Amount, p budget.Policy) *
 }
 
 func TestFileConformance(t *testing.T) {
-	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		return openFile(t, filepath.Join(t.TempDir(), "budget.journal"), limit, p)
 	})
 }
@@ -40,7 +40,7 @@ func TestFileConformance(t *testing.T) {
 // one journal (two open file descriptions, like two processes), alternating
 // operations, so that each must read what the other appended.
 func TestFileSharedConformance(t *testing.T) {
-	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		path := filepath.Join(t.TempDir(), "budget.journal")
 		return &alternating{ls: [2]*budget.File{openFile(t, path, limit, p), openFile(t, path, limit, p)}}
 	})

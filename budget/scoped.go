@@ -7,7 +7,7 @@ import (
 )
 
 // Scoped is a [Ledger] held in memory, like [Memory], that also enforces a
-// [Policy]: budgets per key (chosen through the context with
+// [Limits]: budgets per key (chosen through the context with
 // [ContextWithKey]), a calendar window, and reservation leases. A call must
 // fit the global budget and its key's budget; both are held under one mutex,
 // so a reservation holds both or neither.
@@ -21,7 +21,7 @@ import (
 type Scoped struct {
 	mu    sync.Mutex
 	limit Amount
-	pol   Policy
+	pol   Limits
 	bk    *book
 }
 
@@ -30,7 +30,7 @@ var _ Ledger = (*Scoped)(nil)
 // NewScoped returns an in-memory ledger with the global limit and policy p.
 // It returns an error matching [ErrInvalid] when limit is negative or p is
 // invalid.
-func NewScoped(limit Amount, p Policy) (*Scoped, error) {
+func NewScoped(limit Amount, p Limits) (*Scoped, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("%w: budget limit %v is negative", ErrInvalid, limit)
 	}

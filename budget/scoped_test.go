@@ -31,9 +31,9 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 func TestNewScopedInvalid(t *testing.T) {
-	_, err := NewScoped(-1, Policy{})
+	_, err := NewScoped(-1, Limits{})
 	assert.ErrorIs(t, err, ErrInvalid)
-	for name, p := range map[string]Policy{
+	for name, p := range map[string]Limits{
 		"key limit":  {KeyLimit: -1},
 		"key limits": {KeyLimits: map[string]Amount{"a": -1}},
 		"lease":      {Lease: -time.Second},
@@ -42,7 +42,7 @@ func TestNewScopedInvalid(t *testing.T) {
 		_, err := NewScoped(Dollar, p)
 		assert.ErrorIs(t, err, ErrInvalid, name)
 	}
-	s, err := NewScoped(Dollar, Policy{})
+	s, err := NewScoped(Dollar, Limits{})
 	require.NoError(t, err)
 	_, err = s.Reserve(ContextWithKey(context.Background(), string(make([]byte, maxKeyLen+1))), 1)
 	assert.ErrorIs(t, err, ErrInvalid)

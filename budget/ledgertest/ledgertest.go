@@ -1,5 +1,5 @@
 // Package ledgertest checks that a [budget.Ledger] enforces a
-// [budget.Policy]: budgets per key chosen through the context, calendar
+// [budget.Limits]: budgets per key chosen through the context, calendar
 // windows, leases, and the hard cap under concurrency. Every store of the
 // budget package and its subpackages runs it, like slogtest for slog
 // handlers.
@@ -21,7 +21,7 @@ import (
 	"github.com/baarcore/baar/budget"
 )
 
-// Clock is an injected clock ([budget.Policy.Now]): tests move it instead of
+// Clock is an injected clock ([budget.Limits.Now]): tests move it instead of
 // sleeping. It is safe for concurrent use.
 type Clock struct {
 	mu sync.Mutex
@@ -47,7 +47,7 @@ func (c *Clock) Add(d time.Duration) {
 
 // Opener opens a fresh, empty ledger with a global limit and a policy, for
 // one test; it closes it when the test ends.
-type Opener func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger
+type Opener func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger
 
 // unsettledLister is implemented by ledgers that list their unsettled
 // reservations.
@@ -83,7 +83,7 @@ func stateOf(t *testing.T, l budget.Ledger, ctx context.Context) budget.State {
 // Unsettled method also have it checked.
 func Run(t *testing.T, open Opener) {
 	t.Run("scopes", func(t *testing.T) {
-		l := open(t, 10*budget.Dollar, budget.Policy{KeyLimit: 3 * budget.Dollar, KeyLimits: map[string]budget.Amount{"vip": 8 * budget.Dollar, "blocked": 0}})
+		l := open(t, 10*budget.Dollar, budget.Limits{KeyLimit: 3 * budget.Dollar, KeyLimits: map[string]budget.Amount{"vip": 8 * budget.Dollar, "blocked": 0}})
 		bg := context.Background()
 		u1 := budget.ContextWithKey(bg, "user-1")
 
@@ -124,7 +124,7 @@ func Run(t *testing.T, open Opener) {
 	})
 
 	t.Run("no key budget", func(t *testing.T) {
-		l := open(t, budget.Dollar, budget.Policy{})
+		l := open(t, budget.Dollar, budget.Limits{})
 		ctx := budget.ContextWithKey(context.Background(), "anyone")
 		_, err := l.Reserve(ctx, budget.Dollar)
 		require.NoError(t, err)
@@ -135,7 +135,7 @@ func Run(t *testing.T, open Opener) {
 		ny, err := time.LoadLocation("America/New_York")
 		require.NoError(t, err)
 		clk := NewClock(time.Date(2025, 3, 9, 23, 0, 0, 0, ny))
-		l := open(t, 10*budget.Dollar, budget.Policy{KeyLimit: 5 * budget.Dollar, Window: budget.Window{Period: budget.Daily, Location: ny}, Now: clk.Now})
+		l := open(t, 10*budget.Dollar, budget.Limits{KeyLimit: 5 * budget.Dollar, Window: budget.Window{Period: budget.Daily, Location: ny}, Now: clk.Now})
 		bg := context.Background()
 		u := budget.ContextWithKey(bg, "u")
 		old, err := l.Reserve(u, 4*budget.Dollar)
@@ -164,7 +164,7 @@ func Run(t *testing.T, open Opener) {
 
 	t.Run("leases", func(t *testing.T) {
 		clk := NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
-		l := open(t, 10*budget.Dollar, budget.Policy{KeyLimit: 5 * budget.Dollar, Lease: time.Minute, Now: clk.Now})
+		l := open(t, 10*budget.Dollar, budget.Limits{KeyLimit: 5 * budget.Dollar, Lease: time.Minute, Now: clk.Now})
 		bg := context.Background()
 		u := budget.ContextWithKey(bg, "u")
 		a, err := l.Reserve(u, 4*budget.Dollar)
@@ -202,7 +202,7 @@ func Run(t *testing.T, open Opener) {
 	})
 
 	t.Run("negative commit", func(t *testing.T) {
-		l := open(t, 10*budget.Dollar, budget.Policy{})
+		l := open(t, 10*budget.Dollar, budget.Limits{})
 		bg := context.Background()
 		r, err := l.Reserve(bg, 2*budget.Dollar)
 		require.NoError(t, err)
@@ -216,7 +216,7 @@ func Run(t *testing.T, open Opener) {
 	})
 
 	t.Run("storm", func(t *testing.T) {
-		Storm(t, []budget.Ledger{open(t, 50*budget.Dollar, budget.Policy{KeyLimit: 10 * budget.Dollar})})
+		Storm(t, []budget.Ledger{open(t, 50*budget.Dollar, budget.Limits{KeyLimit: 10 * budget.Dollar})})
 	})
 }
 

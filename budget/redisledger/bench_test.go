@@ -18,7 +18,7 @@ import (
 func BenchmarkLedgers(b *testing.B) {
 	const goroutines = 64
 	ctx := context.Background()
-	policy := budget.Policy{KeyLimit: budget.MaxAmount / 2}
+	policy := budget.Limits{KeyLimit: budget.MaxAmount / 2}
 	stores := []struct {
 		name string
 		open func(b *testing.B) budget.Ledger
@@ -47,7 +47,7 @@ func BenchmarkLedgers(b *testing.B) {
 		}},
 		{"redis", func(b *testing.B) budget.Ledger {
 			c := redisClient(b)
-			l, err := redisledger.New(c, budgetName(b, c), redisledger.MaxLimit, budget.Policy{KeyLimit: redisledger.MaxLimit / 2})
+			l, err := redisledger.New(c, budgetName(b, c), redisledger.MaxLimit, budget.Limits{KeyLimit: redisledger.MaxLimit / 2})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,7 +5,7 @@
 // It is a subpackage so that only its users import go-redis.
 //
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-//	ledger, err := redisledger.New(client, "prod", 50*budget.Dollar, budget.Policy{
+//	ledger, err := redisledger.New(client, "prod", 50*budget.Dollar, budget.Limits{
 //		KeyLimit: 2 * budget.Dollar,                                   // per user, per day
 //		Window:   budget.Window{Period: budget.Daily, Location: loc}, // resets at local midnight
 //	})

@@ -26,7 +26,7 @@ const maxCommit budget.Amount = 1 << 62
 const lateSettleRetention = 24 * time.Hour
 
 // Ledger is a [budget.Ledger] kept in Redis, shared by every process that
-// uses the same Redis and budget name. It enforces a [budget.Policy]: a
+// uses the same Redis and budget name. It enforces a [budget.Limits]: a
 // global budget and budgets per key chosen through the context
 // ([budget.ContextWithKey]), a calendar window, and reservation leases.
 //
@@ -35,11 +35,11 @@ const lateSettleRetention = 24 * time.Hour
 // The budget's keys share the hash tag {baar:<name>}, so they live in one
 // slot of a Redis Cluster.
 //
-// A reservation is leased ([budget.Policy.Lease]). One still open when its
+// A reservation is leased ([budget.Limits.Lease]). One still open when its
 // lease expires — its holder died, or is very slow — is charged as spent at
 // its full amount by the next operation; a settlement arriving later (within
 // a day) corrects the charge to the actual amount. Leases and windows follow
-// the clock of the process making each call ([budget.Policy.Now]): keep the
+// the clock of the process making each call ([budget.Limits.Now]): keep the
 // machines' clocks synchronized.
 //
 // Every error of Redis itself — unreachable, timed out, or an answer that is
@@ -52,7 +52,7 @@ type Ledger struct {
 	prefix string
 	keys   []string
 	limit  budget.Amount
-	pol    budget.Policy
+	pol    budget.Limits
 }
 
 var _ budget.Ledger = (*Ledger)(nil)
@@ -65,7 +65,7 @@ var _ budget.Ledger = (*Ledger)(nil)
 // It returns an error matching [budget.ErrInvalid] when c is nil, name is
 // empty or holds '{' or '}', a limit is negative or above [MaxLimit], or p is
 // invalid.
-func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Policy) (*Ledger, error) {
+func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) (*Ledger, error) {
 	switch {
 	case c == nil:
 		return nil, fmt.Errorf("%w: redisledger: nil Redis client", budget.ErrInvalid)

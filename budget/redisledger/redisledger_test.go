@@ -62,7 +62,7 @@ func budgetName(t testing.TB, c *redis.Client) string {
 	return name
 }
 
-func newLedger(t testing.TB, c redis.UniversalClient, name string, limit budget.Amount, p budget.Policy) *redisledger.Ledger {
+func newLedger(t testing.TB, c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) *redisledger.Ledger {
 	t.Helper()
 	l, err := redisledger.New(c, name, limit, p)
 	require.NoError(t, err)
@@ -71,7 +71,7 @@ func newLedger(t testing.TB, c redis.UniversalClient, name string, limit budget.
 
 func TestConformance(t *testing.T) {
 	c := redisClient(t)
-	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		return newLedger(t, c, budgetName(t, c), limit, p)
 	})
 }
@@ -80,7 +80,7 @@ func TestConformance(t *testing.T) {
 // budget, each with its own connection pool, alternating operations.
 func TestSharedConformance(t *testing.T) {
 	c1, c2 := redisClient(t), redisClient(t)
-	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Policy) budget.Ledger {
+	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		name := budgetName(t, c1)
 		return &alternating{ls: [2]budget.Ledger{newLedger(t, c1, name, limit, p), newLedger(t, c2, name, limit, p)}}
 	})
@@ -118,7 +118,7 @@ func TestKeysShareHashTag(t *testing.T) {
 	name := budgetName(t, c)
 	ctx := context.Background()
 	clk := ledgertest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := newLedger(t, c, name, budget.Dollar, budget.Policy{KeyLimit: budget.Dollar, Lease: time.Second, Now: clk.Now, Window: budget.Window{Period: budget.Monthly}})
+	l := newLedger(t, c, name, budget.Dollar, budget.Limits{KeyLimit: budget.Dollar, Lease: time.Second, Now: clk.Now, Window: budget.Window{Period: budget.Monthly}})
 	_, err := l.Reserve(budget.ContextWithKey(ctx, "u"), budget.Cent)
 	require.NoError(t, err)
 	_, err = l.Reserve(ctx, budget.Cent)
@@ -150,24 +150,24 @@ func TestNewInvalid(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
 	for name, f := range map[string]func() error{
-		"nil client": func() error { _, err := redisledger.New(nil, "a", 1, budget.Policy{}); return err },
-		"empty name": func() error { _, err := redisledger.New(c, "", 1, budget.Policy{}); return err },
-		"braces":     func() error { _, err := redisledger.New(c, "a}b", 1, budget.Policy{}); return err },
-		"negative":   func() error { _, err := redisledger.New(c, "a", -1, budget.Policy{}); return err },
-		"too big":    func() error { _, err := redisledger.New(c, "a", redisledger.MaxLimit+1, budget.Policy{}); return err },
+		"nil client": func() error { _, err := redisledger.New(nil, "a", 1, budget.Limits{}); return err },
+		"empty name": func() error { _, err := redisledger.New(c, "", 1, budget.Limits{}); return err },
+		"braces":     func() error { _, err := redisledger.New(c, "a}b", 1, budget.Limits{}); return err },
+		"negative":   func() error { _, err := redisledger.New(c, "a", -1, budget.Limits{}); return err },
+		"too big":    func() error { _, err := redisledger.New(c, "a", redisledger.MaxLimit+1, budget.Limits{}); return err },
 		"key too big": func() error {
-			_, err := redisledger.New(c, "a", 1, budget.Policy{KeyLimit: budget.MaxAmount})
+			_, err := redisledger.New(c, "a", 1, budget.Limits{KeyLimit: budget.MaxAmount})
 			return err
 		},
 		"key limits": func() error {
-			_, err := redisledger.New(c, "a", 1, budget.Policy{KeyLimits: map[string]budget.Amount{"k": -5}})
+			_, err := redisledger.New(c, "a", 1, budget.Limits{KeyLimits: map[string]budget.Amount{"k": -5}})
 			return err
 		},
-		"lease": func() error { _, err := redisledger.New(c, "a", 1, budget.Policy{Lease: -1}); return err },
+		"lease": func() error { _, err := redisledger.New(c, "a", 1, budget.Limits{Lease: -1}); return err },
 	} {
 		assert.ErrorIs(t, f(), budget.ErrInvalid, name)
 	}
-	l, err := redisledger.New(c, "a", redisledger.MaxLimit, budget.Policy{})
+	l, err := redisledger.New(c, "a", redisledger.MaxLimit, budget.Limits{})
 	require.NoError(t, err)
 	assert.Equal(t, "a", l.Name())
 	_, err = l.Reserve(context.Background(), -1)
@@ -190,7 +190,7 @@ func TestUnreachable(t *testing.T) {
 	require.NoError(t, ln.Close()) // nothing listens there now
 	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer c.Close()
-	l := newLedger(t, c, "down", budget.Dollar, budget.Policy{})
+	l := newLedger(t, c, "down", budget.Dollar, budget.Limits{})
 	ctx := context.Background()
 	_, err = l.Reserve(ctx, 1)
 	assert.ErrorIs(t, err, budget.ErrUnavailable)
@@ -209,7 +209,7 @@ func TestGarbage(t *testing.T) {
 	for _, answer := range []string{"+OK\r\n", ":7\r\n", "*2\r\n:1\r\n$3\r\nabc\r\n", "-ERR nope\r\n", "*3\r\n:1\r\n:-4\r\n:0\r\n"} {
 		addr := fakeRedis(t, answer)
 		c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
-		l := newLedger(t, c, "g", budget.Dollar, budget.Policy{})
+		l := newLedger(t, c, "g", budget.Dollar, budget.Limits{})
 		_, err := l.Reserve(ctx, 1)
 		assert.ErrorIs(t, err, budget.ErrUnavailable, "%q", answer)
 		_, err = l.State(ctx)
@@ -222,7 +222,7 @@ func TestGarbage(t *testing.T) {
 
 	c := redisClient(t)
 	name := budgetName(t, c)
-	l := newLedger(t, c, name, budget.Dollar, budget.Policy{})
+	l := newLedger(t, c, name, budget.Dollar, budget.Limits{})
 	require.NoError(t, c.HSet(ctx, "{baar:"+name+"}:seq", "x", "y").Err())
 	_, err := l.Reserve(ctx, 1)
 	assert.ErrorIs(t, err, budget.ErrUnavailable)
@@ -269,7 +269,7 @@ func TestLeaseExpiry(t *testing.T) {
 	name := budgetName(t, c)
 	ctx := context.Background()
 	clk := ledgertest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	p := budget.Policy{Lease: 2 * time.Minute, Now: clk.Now}
+	p := budget.Limits{Lease: 2 * time.Minute, Now: clk.Now}
 	dead := newLedger(t, c, name, 10*budget.Dollar, p)
 	_, err := dead.Reserve(ctx, 6*budget.Dollar)
 	require.NoError(t, err)
@@ -286,7 +286,7 @@ func TestLeaseExpiry(t *testing.T) {
 
 func TestLargeAmounts(t *testing.T) {
 	c := redisClient(t)
-	l := newLedger(t, c, budgetName(t, c), redisledger.MaxLimit, budget.Policy{})
+	l := newLedger(t, c, budgetName(t, c), redisledger.MaxLimit, budget.Limits{})
 	ctx := context.Background()
 	r, err := l.Reserve(ctx, redisledger.MaxLimit-1)
 	require.NoError(t, err)

@@ -19,7 +19,7 @@ import (
 func TestHugeCommitIsRecordedAndRefusesWhatFollows(t *testing.T) {
 	c := redisClient(t)
 	ctx := context.Background()
-	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Policy{})
+	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Limits{})
 	r, err := l.Reserve(ctx, 1)
 	require.NoError(t, err)
 	require.NoError(t, l.Commit(ctx, r, 1)) // spent = 1
@@ -40,7 +40,7 @@ func TestHugeLateCommitIsRecorded(t *testing.T) {
 	c := redisClient(t)
 	ctx := context.Background()
 	clk := ledgertest.NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
-	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Policy{Lease: time.Minute, Now: clk.Now})
+	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Limits{Lease: time.Minute, Now: clk.Now})
 	r0, err := l.Reserve(ctx, 1)
 	require.NoError(t, err)
 	require.NoError(t, l.Commit(ctx, r0, 1))
@@ -66,7 +66,7 @@ func TestOverspendPastTwoTo53IsRefusedExactly(t *testing.T) {
 	c := redisClient(t)
 	ctx := context.Background()
 	lim := budget.Amount(1 << 53)
-	l := newLedger(t, c, budgetName(t, c), lim, budget.Policy{})
+	l := newLedger(t, c, budgetName(t, c), lim, budget.Limits{})
 	r, err := l.Reserve(ctx, lim)
 	require.NoError(t, err)
 	require.NoError(t, l.Commit(ctx, r, lim+1))
@@ -80,7 +80,7 @@ func TestOverspendPastTwoTo53IsRefusedExactly(t *testing.T) {
 func TestCommitOverflowLeavesTheReservationOpen(t *testing.T) {
 	c := redisClient(t)
 	ctx := context.Background()
-	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Policy{})
+	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Limits{})
 	a, err := l.Reserve(ctx, budget.Cent)
 	require.NoError(t, err)
 	b, err := l.Reserve(ctx, budget.Cent)
@@ -108,8 +108,8 @@ func TestClockBehindKeepsTheNextWindowAlive(t *testing.T) {
 	start := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC) // a Monday: a new week
 	ahead := ledgertest.NewClock(start.Add(time.Minute))
 	behind := ledgertest.NewClock(start.Add(-time.Minute))
-	pol := func(clk *ledgertest.Clock) budget.Policy {
-		return budget.Policy{Window: budget.Window{Period: budget.Weekly}, Lease: time.Minute, Now: clk.Now}
+	pol := func(clk *ledgertest.Clock) budget.Limits {
+		return budget.Limits{Window: budget.Window{Period: budget.Weekly}, Lease: time.Minute, Now: clk.Now}
 	}
 	a := newLedger(t, c, name, budget.Dollar, pol(ahead))
 	b := newLedger(t, c, name, budget.Dollar, pol(behind))

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// DefaultLease is the lease of a reservation when [Policy.Lease] is 0.
+// DefaultLease is the lease of a reservation when [Limits.Lease] is 0.
 const DefaultLease = 10 * time.Minute
 
 // lateSettleRetention is how long a ledger remembers a reservation whose lease
@@ -33,15 +33,15 @@ func KeyFromContext(ctx context.Context) (string, bool) {
 	return k, k != ""
 }
 
-// Policy is what a ledger enforces beyond its global limit: budgets per key,
-// a calendar window and leases. The zero Policy means one global budget that
-// never resets, [DefaultLease] and [time.Now]. A Policy must not be changed
+// Limits is what a ledger enforces beyond its global limit: budgets per key,
+// a calendar window and leases. The zero Limits means one global budget that
+// never resets, [DefaultLease] and [time.Now]. A Limits must not be changed
 // after it was given to a ledger.
 //
 // Every call must fit the global budget and, when its context carries a key
 // ([ContextWithKey]) that has a budget, that key's budget; a reservation
 // holds both or neither.
-type Policy struct {
+type Limits struct {
 	// KeyLimit is the limit of the budget of each key not in KeyLimits. 0
 	// means that such keys have no budget of their own: only the global one
 	// applies to them.
@@ -65,7 +65,7 @@ type Policy struct {
 
 // Validate reports an error matching [ErrInvalid] when a limit or the lease
 // is negative or the window period is unknown.
-func (p *Policy) Validate() error {
+func (p *Limits) Validate() error {
 	if p.KeyLimit < 0 {
 		return fmt.Errorf("%w: per-key budget limit %v is negative", ErrInvalid, p.KeyLimit)
 	}
@@ -81,7 +81,7 @@ func (p *Policy) Validate() error {
 }
 
 // KeyLimitOf returns the limit of key's budget and whether key has one.
-func (p *Policy) KeyLimitOf(key string) (Amount, bool) {
+func (p *Limits) KeyLimitOf(key string) (Amount, bool) {
 	if key == "" {
 		return 0, false
 	}
@@ -92,7 +92,7 @@ func (p *Policy) KeyLimitOf(key string) (Amount, bool) {
 }
 
 // lease returns Lease, or DefaultLease when Lease is 0.
-func (p *Policy) lease() time.Duration {
+func (p *Limits) lease() time.Duration {
 	if p.Lease > 0 {
 		return p.Lease
 	}
@@ -100,7 +100,7 @@ func (p *Policy) lease() time.Duration {
 }
 
 // now returns the policy clock's current time.
-func (p *Policy) now() time.Time {
+func (p *Limits) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
 	}
