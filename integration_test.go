@@ -130,7 +130,7 @@ func TestRealOpenAIClientUsage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want.USD(), r2.Spent())
 	require.Len(t, last.Attempts, 1)
-	assert.Equal(t, "provider", last.Attempts[0].UsageSource)
+	assert.Equal(t, baar.UsageFromProvider, last.Attempts[0].UsageSource)
 	assert.Equal(t, tok.Prompt, last.Attempts[0].Usage.InputTokens)
 	assert.Equal(t, 200, last.Attempts[0].MaxTokens)
 }
@@ -183,7 +183,7 @@ func TestRealAnthropicClientUsage(t *testing.T) {
 	assert.Equal(t, "Paris.", out)
 	require.Len(t, last.Attempts, 1)
 	a := last.Attempts[0]
-	assert.Equal(t, "provider", a.UsageSource)
+	assert.Equal(t, baar.UsageFromProvider, a.UsageSource)
 	// Normalized: input includes cache reads and writes.
 	assert.Equal(t, budget.Usage{InputTokens: 1320, OutputTokens: 40, CacheReadTokens: 1000, CacheWriteTokens: 200}, a.Usage)
 	price, ok := budget.Lookup(a.Model)

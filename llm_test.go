@@ -214,7 +214,7 @@ func TestMissingUsageBillsTheReservation(t *testing.T) {
 			require.NoError(t, err)
 			rep := got()[0]
 			require.Len(t, rep.Attempts, 1)
-			assert.Equal(t, "reservation", rep.Attempts[0].UsageSource)
+			assert.Equal(t, baar.UsageFromReservation, rep.Attempts[0].UsageSource)
 			assert.Greater(t, r.Spent(), 0.0, "never $0")
 			assert.InDelta(t, rep.Attempts[0].Reserved, r.Spent(), 1e-12)
 			// 100 output tokens at $2/M plus the input bound.
@@ -330,9 +330,9 @@ func TestFailover(t *testing.T) {
 			capableCost := 0.0
 			if tc.capableSpent {
 				capableCost = rep.Attempts[0].Reserved
-				assert.Equal(t, "reservation", rep.Attempts[0].UsageSource)
+				assert.Equal(t, baar.UsageFromReservation, rep.Attempts[0].UsageSource)
 			} else {
-				assert.Equal(t, "none", rep.Attempts[0].UsageSource)
+				assert.Equal(t, baar.UsageNone, rep.Attempts[0].UsageSource)
 			}
 			assert.InDelta(t, capableCost+cheapCost, r.Spent(), 1e-12)
 			assert.InDelta(t, r.Spent(), rep.Cost, 1e-12)

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tmc/langchaingo/callbacks"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/baarcore/baar/budget"
 	"github.com/baarcore/baar/scoring"
@@ -23,12 +28,12 @@ const (
 	// scores are percentiles of reference traffic, so 0.80 sends about the
 	// hardest 20% of calls to the capable model.
 	DefaultComplexityThreshold = 0.80
-	// DefaultUtilizationSlope is how much the threshold rises as the budget is
+	// defaultUtilizationSlope is how much the threshold rises as the budget is
 	// used up: threshold + 0.18 × spent/budget (the Python Baar-Core's rule).
-	DefaultUtilizationSlope = 0.18
-	// DefaultThresholdCeiling caps the risen threshold (the Python Baar-Core's
+	defaultUtilizationSlope = 0.18
+	// defaultThresholdCeiling caps the risen threshold (the Python Baar-Core's
 	// 0.93); it never lowers a configured threshold that is already above it.
-	DefaultThresholdCeiling = 0.93
+	defaultThresholdCeiling = 0.93
 )
 
 // Option configures a Router. Options are applied in order; a later option
@@ -49,9 +54,9 @@ type ThresholdSchedule func(threshold, utilization float64) float64
 // DefaultThresholdSchedule is min(0.93, threshold + 0.18 × utilization),
 // never below threshold.
 func DefaultThresholdSchedule(threshold, utilization float64) float64 {
-	eff := threshold + DefaultUtilizationSlope*utilization
-	if eff > DefaultThresholdCeiling {
-		eff = DefaultThresholdCeiling
+	eff := threshold + defaultUtilizationSlope*utilization
+	if eff > defaultThresholdCeiling {
+		eff = defaultThresholdCeiling
 	}
 	return max(eff, threshold)
 }
@@ -75,9 +80,9 @@ type config struct {
 
 	// Routing policies (policy.go).
 	policies    []Policy
-	valueGate   *valueGate
+	valueGate   *gatePolicy
 	exploration *exploration
-	sticky      stickyConfig
+	sticky      StickyConversations
 }
 
 type capableShare struct {
@@ -133,11 +138,11 @@ func WithLedger(l budget.Ledger) Option {
 }
 
 // WithComplexityThreshold sets the score at or above which a call goes to the
-// capable model (default 0.80). It must be finite.
+// capable model (default [DefaultComplexityThreshold]). It must be in [0, 1].
 func WithComplexityThreshold(t float64) Option {
 	return optionFunc(func(c *config) {
-		if !finite(t) {
-			c.fail("baar: WithComplexityThreshold(%v): the threshold must be finite", t)
+		if !finite(t) || t < 0 || t > 1 {
+			c.fail("baar: WithComplexityThreshold(%v): the threshold must be in [0, 1] (scores are in [0, 1]; 1 sends only the hardest calls, those scoring exactly 1, to the capable model)", t)
 			return
 		}
 		c.threshold = t
@@ -246,3 +251,163 @@ func WithFailover(enabled bool) Option {
 }
 
 func (c *config) err() error { return errors.Join(c.errs...) }
+
+// WithPolicy adds a routing policy under a name (used in reports, spans and
+// the telemetry log). User policies run after the built-in ones, in the order
+// given, and have the last word on the tier (the budget still downgrades and
+// refuses). Examples: tool calls always to the capable model; images never to
+// the cheap one.
+func WithPolicy(name string, p Policy) Option {
+	return optionFunc(func(c *config) {
+		if p == nil || name == "" {
+			c.fail("baar: WithPolicy(%q, %v): a policy needs a name and must not be nil", name, p)
+			return
+		}
+		c.policies = append(c.policies, namedPolicy{name: PolicyName(name), p: p})
+	})
+}
+
+// WithValueFunc enables the value gate with value function f and the
+// defaults of [ValueGate]: WithValueGate(ValueGate{Value: f}).
+func WithValueFunc(f ValueFunc) Option { return WithValueGate(ValueGate{Value: f}) }
+
+// WithValueGate enables the value gate ([ValueGate]; Value is required,
+// zero fields take the defaults).
+func WithValueGate(g ValueGate) Option {
+	return optionFunc(func(c *config) {
+		if g.Value == nil {
+			c.fail("baar: WithValueGate: ValueGate.Value is nil: the gate needs a value function")
+			return
+		}
+		if g.Alpha == 0 {
+			g.Alpha = DefaultValueAlpha
+		}
+		if g.MinGated == 0 {
+			g.MinGated = DefaultMinGatedCalls
+		}
+		if g.MaxRejectRate == 0 {
+			g.MaxRejectRate = DefaultMaxRejectRate
+		}
+		if !finite(g.Alpha) || g.Alpha < 0 || g.MinGated < 0 || !finite(g.MaxRejectRate) || g.MaxRejectRate < 0 || g.MaxRejectRate > 1 {
+			c.fail("baar: WithValueGate(%+v): Alpha must be finite and ≥ 0, MinGated ≥ 0, MaxRejectRate in [0, 1]", ValueGate{Alpha: g.Alpha, MinGated: g.MinGated, MaxRejectRate: g.MaxRejectRate})
+			return
+		}
+		c.valueGate = &gatePolicy{g: g}
+	})
+}
+
+// WithExploration sends a call that would go to the capable model to the
+// cheap one with probability rate (in [0, 1]), recorded as "exploration", so
+// the cheap model's answers can be compared. The draws are a deterministic
+// sequence for a given seed (the n-th call routed to capable gets the n-th
+// draw), and safe under concurrency.
+func WithExploration(rate float64, seed int64) Option {
+	return optionFunc(func(c *config) {
+		if !finite(rate) || rate < 0 || rate > 1 {
+			c.fail("baar: WithExploration(%v): the rate must be in [0, 1]", rate)
+			return
+		}
+		c.exploration = &exploration{rate: rate, seed: uint64(seed)}
+	})
+}
+
+// WithStickyConversations bounds sticky conversations (see
+// [StickyConversations]; zero fields take the defaults). Without this option
+// a conversation stays on the capable model for [DefaultStickyTTL] after it
+// was last answered there, with no step limit, and the Router remembers
+// [DefaultStickyCacheSize] conversations.
+func WithStickyConversations(s StickyConversations) Option {
+	return optionFunc(func(c *config) {
+		if s.MaxSteps < 0 || s.CacheSize < 0 {
+			c.fail("baar: WithStickyConversations(%+v): MaxSteps and CacheSize must be ≥ 0", s)
+			return
+		}
+		c.sticky = s
+	})
+}
+
+// WithTracerProvider sets the provider of the Router's tracer. By default (or
+// with nil) the Router uses the global provider, otel.GetTracerProvider(),
+// which delegates to the SDK the application installs, even after New.
+//
+// Each GenerateContent call gets an INTERNAL span "baar.route" carrying the
+// routing decision, the complexity score and threshold, the budget figures and
+// the estimated and actual cost; each provider attempt gets a CLIENT child
+// span "chat {model}" with the GenAI semantic-convention attributes (v1.41.0)
+// and its cost. See docs/observability.md.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) { c.tel.tracerProvider = tp })
+}
+
+// WithMeterProvider sets the provider of the Router's meter. By default (or
+// with nil) the Router uses the global provider, otel.GetMeterProvider().
+//
+// The Router records gen_ai.client.token.usage and
+// gen_ai.client.operation.duration (with the conventions' bucket boundaries),
+// a USD cost counter "baar.cost" by model and tier, a decisions counter
+// "baar.decisions", and the budget's remaining, limit and spent amounts as
+// observable gauges.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.tel.meterProvider = mp })
+}
+
+// WithBudgetName names the Router's budget in its telemetry: the attribute
+// baar.budget.name on the budget gauges (baar.budget.remaining, .limit,
+// .spent) and on every call's baar.route span. Without it the gauges carry no
+// attribute, so Routers with different budgets that share a meter provider
+// would report over one another; give each budget its own name ("tenant-42",
+// "nightly-batch"). The name must be non-empty, valid UTF-8 text of at most
+// 128 bytes, and low-cardinality: one series per name.
+func WithBudgetName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name == "" || len(name) > 128 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+			c.fail("baar: WithBudgetName(%q): want non-empty UTF-8 text of at most 128 bytes, no control characters", name)
+			return
+		}
+		c.tel.budgetName = name
+	})
+}
+
+// WithContentCapture makes the attempts' spans carry the prompt and the
+// completion, as the structured attributes gen_ai.input.messages and
+// gen_ai.output.messages of the GenAI semantic conventions v1.41.0. Off by
+// default: prompts and completions often hold personal data. The telemetry log
+// never holds them.
+func WithContentCapture(enabled bool) Option {
+	return optionFunc(func(c *config) { c.tel.captureContent = enabled })
+}
+
+// WithCostAlias sets whether the attempts' spans also carry their USD cost as
+// gen_ai.usage.cost, the de-facto attribute read by OpenLIT, Langfuse and
+// Bifrost (default on). It is not a semantic convention, and it conflicts with
+// the proposed gen_ai.usage.cost.* namespace: turn it off if your backend
+// follows that proposal. The cost is always under baar.cost.usd.
+func WithCostAlias(enabled bool) Option {
+	return optionFunc(func(c *config) { c.tel.noCostAlias = !enabled })
+}
+
+// WithTelemetryLog writes one JSON line per GenerateContent call to w:
+// refusals, downgrades and failovers included, with the decision, the score,
+// the tokens, the costs, the budget, the attempts and their classified errors,
+// and the trace and span ids. It never contains prompt or completion text.
+// Lines are written whole, one Write per line, under a mutex, so w needs no
+// locking of its own. A failed write never fails the call; it is reported to
+// OpenTelemetry's error handler (otel.SetErrorHandler). A nil w disables the log. `baar-telemetry`
+// summarizes such logs.
+func WithTelemetryLog(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.tel.logWriter, c.tel.logPath = w, "" })
+}
+
+// WithTelemetryLogFile is WithTelemetryLog to a file, opened by New in append
+// mode (created with mode 0600 if missing); New fails if it cannot be opened.
+// The file stays open for the Router's lifetime and is closed once the Router
+// is garbage collected.
+func WithTelemetryLogFile(path string) Option {
+	return optionFunc(func(c *config) {
+		if strings.TrimSpace(path) == "" {
+			c.fail("baar: WithTelemetryLogFile: empty path")
+			return
+		}
+		c.tel.logWriter, c.tel.logPath = nil, path
+	})
+}

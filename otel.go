@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
-	"github.com/tmc/langchaingo/llms"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -264,15 +264,15 @@ func callAttributes(attrs []attribute.KeyValue, rep *CallReport) []attribute.Key
 		attrs = append(attrs, keyScorerFailed.Bool(true))
 	}
 	if rep.Tier != "" {
-		attrs = append(attrs, keyTier.String(rep.Tier))
+		attrs = append(attrs, keyTier.String(string(rep.Tier)))
 	}
 	if rep.Model != "" {
 		attrs = append(attrs, keyModel.String(rep.Model))
 	}
 	if rep.Policy != "" {
-		attrs = append(attrs, keyPolicy.String(rep.Policy))
+		attrs = append(attrs, keyPolicy.String(string(rep.Policy)))
 	}
-	if rep.Reason != "" && rep.Policy != policyThreshold {
+	if rep.Reason != "" && rep.Policy != PolicyThreshold {
 		// The threshold's reason is its score against its threshold, both
 		// on the span already.
 		attrs = append(attrs, keyPolicyReason.String(rep.Reason))
@@ -327,7 +327,7 @@ func callErrorDescription(rep *CallReport, errType string) string {
 }
 
 // startAttempt starts the span of a provider attempt, a child of the call's.
-func (t *telemetry) startAttempt(ctx context.Context, tr *tier, a *Attempt) (context.Context, attemptSpan) {
+func (t *telemetry) startAttempt(ctx context.Context, tr *tierModel, a *Attempt) (context.Context, attemptSpan) {
 	if t == nil {
 		return ctx, attemptSpan{}
 	}
@@ -346,12 +346,12 @@ func (t *telemetry) spanName(model string) string {
 
 // attemptStartAttributes appends an attempt span's request attributes to
 // attrs.
-func attemptStartAttributes(attrs []attribute.KeyValue, tr *tier, a *Attempt) []attribute.KeyValue {
+func attemptStartAttributes(attrs []attribute.KeyValue, tr *tierModel, a *Attempt) []attribute.KeyValue {
 	attrs = append(attrs,
 		keyOperationName.String(opChat),
 		keyRequestModel.String(a.Model),
 		keyRequestMaxTokens.Int(a.MaxTokens),
-		keyTier.String(a.Tier),
+		keyTier.String(string(a.Tier)),
 	)
 	provider := a.Provider
 	if provider == "" && tr != nil {
@@ -377,10 +377,10 @@ func (t *telemetry) endAttempt(ctx context.Context, s attemptSpan, a *Attempt) {
 		b := getAttrs()
 		attrs := attemptStartAttributes(b.a, nil, a)
 		attrs = append(attrs, keyCost.Float64(a.Cost))
-		if a.UsageSource != "provider" {
+		if a.UsageSource != UsageFromProvider {
 			// Provider-reported usage is told by the token counts below;
 			// any other source (reservation, none) is named.
-			attrs = append(attrs, keyUsageSource.String(a.UsageSource))
+			attrs = append(attrs, keyUsageSource.String(string(a.UsageSource)))
 		}
 		if t.costAlias {
 			attrs = append(attrs, keyUsageCostAlias.Float64(a.Cost))
@@ -388,7 +388,7 @@ func (t *telemetry) endAttempt(ctx context.Context, s attemptSpan, a *Attempt) {
 		if a.ResponseModel != "" {
 			attrs = append(attrs, keyResponseModel.String(a.ResponseModel))
 		}
-		if a.UsageSource == "provider" {
+		if a.UsageSource == UsageFromProvider {
 			u := a.Usage
 			attrs = append(attrs, keyInputTokens.Int64(u.InputTokens), keyOutputTokens.Int64(u.OutputTokens))
 			if u.CacheReadTokens > 0 {
@@ -422,13 +422,13 @@ func (t *telemetry) attemptMetrics(ctx context.Context, a *Attempt) {
 		return
 	}
 	o := t.metricOpts(a)
-	if cost && a.UsageSource != "none" {
+	if cost && a.UsageSource != UsageNone {
 		t.cost.Add(ctx, a.Cost, o.cost)
 	}
 	if dur {
 		t.duration.Record(ctx, a.Latency.Seconds(), o.duration)
 	}
-	if tok && a.UsageSource == "provider" {
+	if tok && a.UsageSource == UsageFromProvider {
 		t.tokenUsage.Record(ctx, a.Usage.InputTokens, o.input)
 		t.tokenUsage.Record(ctx, a.Usage.OutputTokens, o.output)
 	}
@@ -436,8 +436,11 @@ func (t *telemetry) attemptMetrics(ctx context.Context, a *Attempt) {
 
 // attemptKey is what an attempt's metric attributes depend on.
 type attemptKey struct {
-	model, tier, provider, responseModel string
-	errClass                             ErrorClass
+	model         string
+	tier          TierLabel
+	provider      string
+	responseModel string
+	errClass      ErrorClass
 }
 
 // attemptOpts are the attribute sets of an attempt's measurements.
@@ -473,7 +476,7 @@ func (t *telemetry) metricOpts(a *Attempt) *attemptOpts {
 		dattrs = append(attrs[:n:n], keyErrorType.String(string(a.ErrClass)))
 	}
 	o := &attemptOpts{
-		cost:     metric.WithAttributeSet(attribute.NewSet(keyRequestModel.String(a.Model), keyTier.String(a.Tier))),
+		cost:     metric.WithAttributeSet(attribute.NewSet(keyRequestModel.String(a.Model), keyTier.String(string(a.Tier)))),
 		duration: metric.WithAttributeSet(attribute.NewSet(dattrs...)),
 		input:    metric.WithAttributeSet(attribute.NewSet(append(attrs[:n:n], keyTokenType.String(tokenTypeInput))...)),
 		output:   metric.WithAttributeSet(attribute.NewSet(append(attrs[:n:n], keyTokenType.String(tokenTypeOutput))...)),
@@ -484,144 +487,15 @@ func (t *telemetry) metricOpts(a *Attempt) *attemptOpts {
 	return o
 }
 
-// captureInput puts the request's messages on the attempt's span as
-// gen_ai.input.messages, when content capture is on and the span records.
-func (t *telemetry) captureInput(s attemptSpan, msgs []llms.MessageContent) {
-	if t == nil || !t.captureContent || s.span == nil || !s.span.IsRecording() {
-		return
-	}
-	s.span.SetAttributes(attribute.KeyValue{Key: keyInputMessages, Value: inputMessages(msgs)})
-}
-
-// captureOutput puts the response's choices on the attempt's span as
-// gen_ai.output.messages, when content capture is on and the span records.
-func (t *telemetry) captureOutput(s attemptSpan, resp *llms.ContentResponse) {
-	if t == nil || !t.captureContent || resp == nil || s.span == nil || !s.span.IsRecording() {
-		return
-	}
-	s.span.SetAttributes(attribute.KeyValue{Key: keyOutputMessages, Value: outputMessages(resp)})
-}
-
-// inputMessages converts messages to the structured form of
-// gen_ai.input.messages (the v1.41.0 input-messages schema). Binary parts are
-// described by their MIME type only: their bytes are not copied into spans.
-func inputMessages(msgs []llms.MessageContent) attribute.Value {
-	out := make([]attribute.Value, 0, len(msgs))
-	for _, m := range msgs {
-		parts := make([]attribute.Value, 0, len(m.Parts))
-		for _, p := range m.Parts {
-			if v, ok := partValue(p); ok {
-				parts = append(parts, v)
-			}
-		}
-		out = append(out, attribute.MapValue(
-			attribute.String(fieldRole, roleName(m.Role)),
-			attribute.Slice(fieldParts, parts...),
-		))
-	}
-	return attribute.SliceValue(out...)
-}
-
-func partValue(p llms.ContentPart) (attribute.Value, bool) {
-	switch p := p.(type) {
-	case llms.TextContent:
-		return textPart(p.Text), true
-	case *llms.TextContent:
-		if p != nil {
-			return textPart(p.Text), true
-		}
-	case llms.ImageURLContent:
-		return uriPart(p.URL), true
-	case *llms.ImageURLContent:
-		if p != nil {
-			return uriPart(p.URL), true
-		}
-	case llms.BinaryContent:
-		return blobPart(p.MIMEType), true
-	case *llms.BinaryContent:
-		if p != nil {
-			return blobPart(p.MIMEType), true
-		}
-	case llms.ToolCall:
-		return toolCallPart(p), true
-	case *llms.ToolCall:
-		if p != nil {
-			return toolCallPart(*p), true
-		}
-	case llms.ToolCallResponse:
-		return toolResponsePart(p), true
-	case *llms.ToolCallResponse:
-		if p != nil {
-			return toolResponsePart(*p), true
-		}
-	}
-	return attribute.Value{}, false
-}
-
-func textPart(s string) attribute.Value {
-	return attribute.MapValue(attribute.String(fieldType, partText), attribute.String(fieldContent, s))
-}
-
-func uriPart(uri string) attribute.Value {
-	return attribute.MapValue(attribute.String(fieldType, partURI), attribute.String(fieldModality, modalityImage),
-		attribute.String(fieldURI, uri))
-}
-
-func blobPart(mime string) attribute.Value {
-	return attribute.MapValue(attribute.String(fieldType, partBlob), attribute.String(fieldMimeType, mime))
-}
-
-func toolCallPart(tc llms.ToolCall) attribute.Value {
-	kvs := []attribute.KeyValue{attribute.String(fieldType, partToolCall), attribute.String(fieldID, tc.ID)}
-	if tc.FunctionCall != nil {
-		kvs = append(kvs, attribute.String(fieldName, tc.FunctionCall.Name),
-			attribute.String(fieldArguments, tc.FunctionCall.Arguments))
-	}
-	return attribute.MapValue(kvs...)
-}
-
-func toolResponsePart(r llms.ToolCallResponse) attribute.Value {
-	return attribute.MapValue(attribute.String(fieldType, partToolResponse), attribute.String(fieldID, r.ToolCallID),
-		attribute.String(fieldResult, r.Content))
-}
-
-// roleName maps langchaingo's roles to the conventions' (system, user,
-// assistant, tool).
-func roleName(r llms.ChatMessageType) string {
-	switch r {
-	case llms.ChatMessageTypeSystem:
-		return "system"
-	case llms.ChatMessageTypeAI:
-		return "assistant"
-	case llms.ChatMessageTypeTool, llms.ChatMessageTypeFunction:
-		return "tool"
-	}
-	return "user"
-}
-
-// outputMessages converts the response's choices to the structured form of
-// gen_ai.output.messages (one message per choice).
-func outputMessages(resp *llms.ContentResponse) attribute.Value {
-	out := make([]attribute.Value, 0, len(resp.Choices))
-	for _, c := range resp.Choices {
-		if c == nil {
-			continue
-		}
-		parts := make([]attribute.Value, 0, 1+len(c.ToolCalls))
-		if c.Content != "" {
-			parts = append(parts, textPart(c.Content))
-		}
-		for _, tc := range c.ToolCalls {
-			parts = append(parts, toolCallPart(tc))
-		}
-		if len(c.ToolCalls) == 0 && c.FuncCall != nil {
-			parts = append(parts, toolCallPart(llms.ToolCall{FunctionCall: c.FuncCall}))
-		}
-		out = append(out, attribute.MapValue(
-			attribute.String(fieldRole, "assistant"),
-			attribute.Slice(fieldParts, parts...),
-			attribute.String(fieldFinishReason, c.StopReason),
-		))
-	}
-	return attribute.SliceValue(out...)
+// telemetryConfig holds the observability options. Its zero value means: the
+// global providers, no content, the gen_ai.usage.cost alias on, no telemetry
+// log.
+type telemetryConfig struct {
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	captureContent bool
+	noCostAlias    bool
+	logWriter      io.Writer
+	logPath        string
+	budgetName     string
 }

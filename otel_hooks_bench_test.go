@@ -42,7 +42,7 @@ func BenchmarkHooks(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			tr := &tier{Tier: Tier{Name: "gpt-4o-mini", Provider: "openai"}, label: TierCheap}
+			tr := &tierModel{Tier: Tier{Name: "gpt-4o-mini", Provider: "openai"}, label: TierCheap}
 			a := Attempt{Tier: TierCheap, Model: "gpt-4o-mini", Provider: "openai", MaxTokens: 256, Reserved: 0.001,
 				Cost: 0.0002, UsageSource: "provider", FinishReasons: []string{"stop"}, Latency: time.Second,
 				Usage: budget.Usage{InputTokens: 500, OutputTokens: 100, CacheReadTokens: 128}}

@@ -31,7 +31,7 @@ func recordingTelemetry(t *testing.T, opts ...Option) (*telemetry, *tracetest.Sp
 // attempt runs the hooks of one call with one attempt, as llm.go does.
 func runHooks(tel *telemetry, msgs []llms.MessageContent, resp *llms.ContentResponse) {
 	ctx, cs := tel.startCall(context.Background())
-	tr := &tier{Tier: Tier{Name: "gpt-4o", Provider: "openai"}, label: TierCapable}
+	tr := &tierModel{Tier: Tier{Name: "gpt-4o", Provider: "openai"}, label: TierCapable}
 	a := Attempt{Tier: TierCapable, Model: "gpt-4o", Provider: "openai", MaxTokens: 50, UsageSource: "provider"}
 	actx, as := tel.startAttempt(ctx, tr, &a)
 	tel.captureInput(as, msgs)
@@ -150,7 +150,7 @@ func TestContentCaptureSkipsNonRecordingSpans(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
 	tel, err := newTelemetry(newConfig([]Option{WithTracerProvider(tp), WithContentCapture(true)}))
 	require.NoError(t, err)
-	_, as := tel.startAttempt(context.Background(), &tier{}, &Attempt{Model: "m"})
+	_, as := tel.startAttempt(context.Background(), &tierModel{}, &Attempt{Model: "m"})
 	require.False(t, as.span.IsRecording())
 	assert.Zero(t, testing.AllocsPerRun(100, func() { tel.captureInput(as, contentMsgs) }), "no attribute is built")
 }
@@ -192,7 +192,7 @@ func TestObserveLedgerFeedsTheBudgetGauges(t *testing.T) {
 func TestHooksOnNilTelemetry(t *testing.T) {
 	var tel *telemetry
 	ctx, cs := tel.startCall(context.Background())
-	actx, as := tel.startAttempt(ctx, &tier{}, &Attempt{})
+	actx, as := tel.startAttempt(ctx, &tierModel{}, &Attempt{})
 	tel.captureInput(as, contentMsgs)
 	tel.captureOutput(as, contentResp)
 	tel.endAttempt(actx, as, &Attempt{})
@@ -207,7 +207,7 @@ func TestNoopPathCostsNothing(t *testing.T) {
 	tel, err := newTelemetry(newConfig([]Option{WithTracerProvider(tracenoop.NewTracerProvider()),
 		WithMeterProvider(metricnoop.NewMeterProvider())}))
 	require.NoError(t, err)
-	tr := &tier{Tier: Tier{Name: "gpt-4o-mini", Provider: "openai"}, label: TierCheap}
+	tr := &tierModel{Tier: Tier{Name: "gpt-4o-mini", Provider: "openai"}, label: TierCheap}
 	a := Attempt{Tier: TierCheap, Model: "gpt-4o-mini", Provider: "openai", MaxTokens: 256, UsageSource: "provider",
 		Usage: budget.Usage{InputTokens: 500, OutputTokens: 100}, FinishReasons: []string{"stop"}}
 	rep := &CallReport{Decision: DecisionCheap, Tier: TierCheap, Model: "gpt-4o-mini", Score: 0.3, Attempts: []Attempt{a}}

@@ -31,7 +31,7 @@ func TestValueGate(t *testing.T) {
 		value    float64
 		wantErr  bool
 		decision baar.Decision
-		policy   string
+		policy   baar.PolicyName
 	}{
 		{"worth it on capable", 1, 1.00, false, baar.DecisionCapable, "threshold"},
 		{"below capable cost: downshift", 1, 0.0015, false, baar.DecisionCheap, "value-gate"},
@@ -70,7 +70,7 @@ func TestValueGate(t *testing.T) {
 func TestValueGateRejectRateClamp(t *testing.T) {
 	cheap := &scripted{reply: answer(10, 10)}
 	r := newRouter(t, cheap, cheap, baar.WithScorer(fixedScore(0)), baar.WithBudget(10), baar.WithMaxOutputTokens(100),
-		baar.WithValueGate(constValue(0), baar.ValueGate{MinGated: 10, MaxRejectRate: 0.5}))
+		baar.WithValueGate(baar.ValueGate{Value: constValue(0), MinGated: 10, MaxRejectRate: 0.5}))
 	ctx := context.Background()
 	var rejected, answered int
 	for i := 0; i < 100; i++ {
@@ -94,7 +94,7 @@ func TestValueGateRejectRateClamp(t *testing.T) {
 func TestValueGateClampUnderConcurrency(t *testing.T) {
 	cheap := &scripted{reply: answer(10, 10)}
 	r := newRouter(t, cheap, cheap, baar.WithScorer(fixedScore(0)), baar.WithBudget(100), baar.WithMaxOutputTokens(10),
-		baar.WithValueGate(constValue(0), baar.ValueGate{MinGated: 20, MaxRejectRate: 0.3}))
+		baar.WithValueGate(baar.ValueGate{Value: constValue(0), MinGated: 20, MaxRejectRate: 0.3}))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	rejected := 0
@@ -160,7 +160,7 @@ func TestExploration(t *testing.T) {
 		var seq []string
 		explored := 0
 		for _, rep := range got() {
-			seq = append(seq, rep.Tier)
+			seq = append(seq, string(rep.Tier))
 			if rep.Policy == "exploration" {
 				explored++
 				assert.Equal(t, baar.TierCheap, rep.Tier)
@@ -199,17 +199,17 @@ func TestStickyConversations(t *testing.T) {
 		assert.Equal(t, 6, capable.Calls())
 		assert.Equal(t, 1, cheap.Calls())
 		reps := got()
-		assert.Equal(t, "sticky", reps[3].Policy)
+		assert.Equal(t, baar.PolicyName("sticky"), reps[3].Policy)
 		assert.Equal(t, "run-1", reps[3].Conversation)
 		assert.Equal(t, baar.DecisionCapable, reps[3].Decision)
-		assert.Equal(t, "threshold", reps[6].Policy)
+		assert.Equal(t, baar.PolicyName("threshold"), reps[6].Policy)
 	})
 
 	t.Run("bounded by steps and time", func(t *testing.T) {
 		cheap := &scripted{reply: answer(10, 10)}
 		capable := &scripted{reply: answer(10, 10)}
 		r := newRouter(t, cheap, capable, baar.WithScorer(scorer), baar.WithBudget(10), baar.WithMaxOutputTokens(10),
-			baar.WithStickyConversations(0, 2, 100))
+			baar.WithStickyConversations(baar.StickyConversations{TTL: -1, MaxSteps: 2, CacheSize: 100}))
 		agent := baar.ContextWithConversation(ctx, "run-2")
 		score = 1
 		_, err := r.GenerateContent(agent, human("plan"))
@@ -223,7 +223,7 @@ func TestStickyConversations(t *testing.T) {
 		assert.Equal(t, 2, cheap.Calls())
 
 		r2 := newRouter(t, cheap, capable, baar.WithScorer(scorer), baar.WithBudget(10), baar.WithMaxOutputTokens(10),
-			baar.WithStickyConversations(time.Nanosecond, 0, 100))
+			baar.WithStickyConversations(baar.StickyConversations{TTL: time.Nanosecond, CacheSize: 100}))
 		score = 1
 		_, err = r2.GenerateContent(agent, human("plan"))
 		require.NoError(t, err)
@@ -238,7 +238,7 @@ func TestStickyConversations(t *testing.T) {
 		cheap := &scripted{reply: answer(10, 10)}
 		capable := &scripted{reply: answer(10, 10)}
 		r := newRouter(t, cheap, capable, baar.WithScorer(scorer), baar.WithBudget(100), baar.WithMaxOutputTokens(10),
-			baar.WithStickyConversations(0, 0, 3))
+			baar.WithStickyConversations(baar.StickyConversations{TTL: -1, CacheSize: 3}))
 		score = 1
 		for i := 0; i < 5; i++ {
 			_, err := r.GenerateContent(baar.ContextWithConversation(ctx, fmt.Sprint("c", i)), human("plan"))
@@ -271,7 +271,7 @@ func TestStickyConversations(t *testing.T) {
 		}
 		reps := got()
 		for _, rep := range reps[1:] {
-			assert.Equal(t, "sticky", rep.Policy, "the conversation wants the capable model")
+			assert.Equal(t, baar.PolicyName("sticky"), rep.Policy, "the conversation wants the capable model")
 			assert.Equal(t, baar.DecisionDowngraded, rep.Decision, "but the budget downgrades it")
 		}
 		assert.Equal(t, 1, capable.Calls())
@@ -324,12 +324,12 @@ func TestUserPolicies(t *testing.T) {
 	require.ErrorIs(t, err, baar.ErrTaskRejected)
 
 	reps := got()
-	assert.Equal(t, "threshold", reps[0].Policy)
+	assert.Equal(t, baar.PolicyName("threshold"), reps[0].Policy)
 	assert.Equal(t, baar.TierCheap, reps[0].Tier)
-	assert.Equal(t, "tools-capable", reps[1].Policy)
+	assert.Equal(t, baar.PolicyName("tools-capable"), reps[1].Policy)
 	assert.Equal(t, "tool calls", reps[1].Reason)
 	assert.Equal(t, baar.TierCapable, reps[1].Tier)
-	assert.Equal(t, "no-images-on-cheap", reps[2].Policy)
+	assert.Equal(t, baar.PolicyName("no-images-on-cheap"), reps[2].Policy)
 	assert.Equal(t, baar.TierCapable, reps[2].Tier)
 	assert.Equal(t, baar.DecisionRejected, reps[3].Decision)
 	assert.Equal(t, 2, capable.Calls())

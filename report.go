@@ -28,19 +28,13 @@ const (
 	DecisionFailover Decision = "failover"
 )
 
-// Tier labels.
-const (
-	TierCheap   = "cheap"
-	TierCapable = "capable"
-)
-
 // CallReport is what the Router did for one GenerateContent call. Amounts are
 // in USD. It never contains prompt or completion text.
 type CallReport struct {
 	// Decision is how the call was handled; Tier and Model are the tier and
 	// model of the last attempt ("" when no attempt was made).
 	Decision Decision
-	Tier     string
+	Tier     TierLabel
 	Model    string
 	// Score is the complexity score (NaN if the scorer failed, see ScoreErr);
 	// Threshold is the effective threshold it was compared with, and
@@ -53,7 +47,7 @@ type CallReport struct {
 	// "sticky", "value-gate", "exploration" or a WithPolicy name) and Reason
 	// says why; the budget may still have downgraded or refused the call
 	// (see Decision).
-	Policy string
+	Policy PolicyName
 	Reason string
 	// Conversation is the ContextWithConversation id, if any.
 	Conversation string
@@ -77,9 +71,25 @@ type CallReport struct {
 	Latency time.Duration
 }
 
+// UsageSource says where an attempt's settlement came from.
+type UsageSource string
+
+// Usage sources.
+const (
+	// UsageFromProvider: the provider's reported usage, priced.
+	UsageFromProvider UsageSource = "provider"
+	// UsageFromReservation: the worst case that was reserved, because the
+	// usage was missing or implausible, the stream was cut off, the call
+	// panicked, or the error may have been billed.
+	UsageFromReservation UsageSource = "reservation"
+	// UsageNone: nothing billed; the provider cannot have charged for the
+	// error.
+	UsageNone UsageSource = "none"
+)
+
 // Attempt is one provider call made by the Router.
 type Attempt struct {
-	Tier     string
+	Tier     TierLabel
 	Model    string
 	Provider string
 	// MaxTokens is the output cap sent (or the caller's), per choice.
@@ -98,7 +108,7 @@ type Attempt struct {
 	// error the provider may have billed: the worst case), "none" (not
 	// billed: the provider cannot have charged for the error).
 	Usage       budget.Usage
-	UsageSource string
+	UsageSource UsageSource
 	// UsageProblem explains invalid usage reported by the provider.
 	UsageProblem string
 	// ResponseModel is the model the provider says answered, when reported.

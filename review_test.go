@@ -148,7 +148,7 @@ func TestClientDefaultCandidateCountIsPinned(t *testing.T) {
 	_, err := r.GenerateContent(ctx, human("hi"))
 	require.NoError(t, err)
 	a := got()[0].Attempts[0]
-	assert.Equal(t, "provider", a.UsageSource)
+	assert.Equal(t, baar.UsageFromProvider, a.UsageSource)
 	assert.Equal(t, int64(a.MaxTokens), a.Usage.OutputTokens, "one candidate, as reserved")
 	assert.LessOrEqual(t, a.Cost, a.Reserved)
 	assert.LessOrEqual(t, r.Spent(), r.Budget())
@@ -199,7 +199,7 @@ func TestStreamWithoutUsageBillsTheReservation(t *testing.T) {
 	_, err := r.GenerateContent(ctx, human("hi"), llms.WithStreamingFunc(func(context.Context, []byte) error { return nil }))
 	require.NoError(t, err)
 	a := got()[0].Attempts[0]
-	assert.Equal(t, "reservation", a.UsageSource)
+	assert.Equal(t, baar.UsageFromReservation, a.UsageSource)
 	assert.Equal(t, a.Reserved, a.Cost)
 	assert.GreaterOrEqual(t, a.Cost, 0.002, "1,000 output tokens at $2/M")
 }

@@ -77,7 +77,7 @@ func TestStreamingOpenAI(t *testing.T) {
 		assert.Equal(t, resp.Choices[0].Content, got.String())
 		require.Len(t, last.Attempts, 1)
 		assert.True(t, last.Attempts[0].Streaming)
-		assert.Equal(t, "provider", last.Attempts[0].UsageSource)
+		assert.Equal(t, baar.UsageFromProvider, last.Attempts[0].UsageSource)
 		assert.Equal(t, srv.Tokens().Completion, last.Attempts[0].Usage.OutputTokens)
 	})
 
@@ -91,7 +91,7 @@ func TestStreamingOpenAI(t *testing.T) {
 		_, err := r.GenerateContent(ctx, human("Tell me about the weather."), llms.WithStreamingFunc(got.fn))
 		require.NoError(t, err)
 		a := last.Attempts[0]
-		assert.Equal(t, "reservation", a.UsageSource)
+		assert.Equal(t, baar.UsageFromReservation, a.UsageSource)
 		assert.Equal(t, a.Reserved, a.Cost, "reasoning and tool calls are output a stream may not show")
 		assert.InDelta(t, a.Cost, r.Spent(), 1e-12)
 	})

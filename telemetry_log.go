@@ -1,11 +1,13 @@
 package baar
 
 import (
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/baarcore/baar/internal/telemetrylog"
@@ -32,12 +34,16 @@ func (l *telemetryLog) write(rec *telemetrylog.Record) {
 	l.mu.Unlock()
 	if err != nil || n != len(b) {
 		l.failed.Add(1)
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+		otel.Handle(fmt.Errorf("baar: telemetry log: %w", err))
 	}
 }
 
-// TelemetryLogErrors returns how many telemetry-log lines could not be
+// telemetryLogErrors returns how many telemetry-log lines could not be
 // written (see WithTelemetryLog); such failures never fail a call.
-func (r *Router) TelemetryLogErrors() uint64 {
+func (r *Router) telemetryLogErrors() uint64 {
 	if r == nil || r.tel == nil || r.tel.log == nil {
 		return 0
 	}
@@ -51,9 +57,9 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 		V:              telemetrylog.FormatVersion,
 		Time:           rep.Start.UTC(),
 		Decision:       string(rep.Decision),
-		Tier:           rep.Tier,
+		Tier:           string(rep.Tier),
 		Model:          rep.Model,
-		Policy:         rep.Policy,
+		Policy:         string(rep.Policy),
 		Reason:         rep.Reason,
 		ConversationID: rep.Conversation,
 		ScorerFailed:   rep.ScoreErr != nil,
@@ -79,7 +85,7 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 	for i := range rep.Attempts {
 		a := &rep.Attempts[i]
 		la := telemetrylog.Attempt{
-			Tier:          a.Tier,
+			Tier:          string(a.Tier),
 			Model:         a.Model,
 			Provider:      a.Provider,
 			ResponseModel: a.ResponseModel,
@@ -87,12 +93,12 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 			Streaming:     a.Streaming,
 			ReservedUSD:   nonNegative(a.Reserved),
 			CostUSD:       nonNegative(a.Cost),
-			UsageSource:   a.UsageSource,
+			UsageSource:   string(a.UsageSource),
 			FinishReasons: a.FinishReasons,
 			Error:         string(a.ErrClass),
 			LatencyMS:     millis(a.Latency),
 		}
-		if a.UsageSource == "provider" {
+		if a.UsageSource == UsageFromProvider {
 			u := a.Usage
 			la.Tokens = telemetrylog.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
 				CacheRead: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens}

@@ -134,7 +134,7 @@ func (g *gateFlags) report(d gateData, strategies []gatedStrategy, prices bench.
 			if err != nil {
 				return nil, err
 			}
-			if alpha, err = baar.CalibrateAlpha(ratios, g.targetReject, g.alphaSource); err != nil {
+			if alpha, err = baar.CalibrateAlpha(ratios, g.targetReject, baar.AlphaSource(g.alphaSource)); err != nil {
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
 			if !(alpha > 0) || math.IsInf(alpha, 0) {

@@ -443,11 +443,11 @@ type callRecord struct {
 }
 
 type attemptRecord struct {
-	tier        string
+	tier        baar.TierLabel
 	model       string
 	reserved    float64
 	cost        float64
-	usageSource string
+	usageSource baar.UsageSource
 	errClass    baar.ErrorClass
 	settleErr   error
 	streaming   bool
@@ -484,7 +484,7 @@ func (c *collector) records() []callRecord {
 type tally struct {
 	calls, refused, answered, failed int
 	attempts                         int64
-	byTier                           map[string]int64 // attempts per tier
+	byTier                           map[baar.TierLabel]int64 // attempts per tier
 	decisions                        map[baar.Decision]int
 	cost                             budget.Amount // sum of the attempts' settled costs
 	settleErrs                       int
@@ -492,7 +492,7 @@ type tally struct {
 }
 
 func (c *collector) tally() tally {
-	t := tally{byTier: map[string]int64{}, decisions: map[baar.Decision]int{}}
+	t := tally{byTier: map[baar.TierLabel]int64{}, decisions: map[baar.Decision]int{}}
 	for _, r := range c.records() {
 		t.calls++
 		t.decisions[r.decision]++

@@ -73,7 +73,7 @@ type stormSpec struct {
 	// recorded (spend may pass the cap) and every later call refused.
 	overrun bool
 	// source is the UsageSource every successful attempt must have.
-	source string
+	source baar.UsageSource
 	// injected: the provider fails at random with injectedError values.
 	injected bool
 }
@@ -195,7 +195,7 @@ var unbilled = map[baar.ErrorClass]bool{
 // reservation unless overrun; a failure is released when it cannot have been
 // billed and settled at the reservation otherwise. It also checks that no
 // call was granted after the recorded spend passed the cap.
-func verifyAttempts(o *outcome, recs []callRecord, source string, overrun bool) {
+func verifyAttempts(o *outcome, recs []callRecord, source baar.UsageSource, overrun bool) {
 	bad := map[string]int{}
 	example := map[string]string{}
 	note := func(kind, ex string) {

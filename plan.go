@@ -1,0 +1,109 @@
+package baar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/internal/tokens"
+)
+
+// callPlan is the worst case of calling a tier's model for one request: the
+// model that answers (the tier's, or the caller's llms.WithModel), its compiled
+// price, the output cap per choice and for all choices, the input-token bound
+// and the cost of it all.
+type callPlan struct {
+	model     string
+	rates     budget.Rates
+	maxTokens int
+	output    int64
+	input     int64
+	est       budget.Amount
+}
+
+// plan computes t's worst case for the request: input tokens (a cheap upper
+// bound) at the input price plus the output cap (per choice) at the output
+// price.
+func (r *Router) plan(t *tierModel, msgs []llms.MessageContent, co *llms.CallOptions) (callPlan, error) {
+	p := callPlan{model: t.Name, rates: t.rates, maxTokens: co.MaxTokens}
+	price := t.price
+	if co.Model != "" && co.Model != t.Name {
+		// The caller overrides the provider's model: price that one, or refuse.
+		var err error
+		if price, p.rates, err = r.ratesOf(co.Model); err != nil {
+			return p, err
+		}
+		p.model = co.Model
+	}
+	if p.maxTokens == 0 {
+		p.maxTokens = r.maxOutput
+		if p.maxTokens == 0 {
+			p.maxTokens = int(price.MaxOutputTokens)
+		}
+		if p.maxTokens <= 0 {
+			return p, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", p.model)
+		}
+	}
+	p.output = outputTokens(p.maxTokens, co)
+	p.input = r.counter.Bound(p.model, msgs, co)
+	est, err := p.rates.EstimateCost(p.input, p.output)
+	if err != nil {
+		return p, fmt.Errorf("baar: pricing %s: %w", p.model, err)
+	}
+	p.est = est
+	return p, nil
+}
+
+// reserve holds the worst case of calling t (in.plan). It counts the input
+// exactly only when the bound does not fit.
+func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (budget.Reservation, Attempt, callPlan, error) {
+	a := Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: in.co.StreamingFunc != nil || in.co.StreamingReasoningFunc != nil}
+	p, err := in.plan(t)
+	if err != nil {
+		return budget.Reservation{}, a, p, err
+	}
+	a.Model, a.MaxTokens, a.InputTokensEstimate = p.model, p.maxTokens, p.input
+	res, err := r.ledger.Reserve(ctx, p.est)
+	if errors.Is(err, budget.ErrExceeded) && tokens.FamilyOf(p.model).Exact() {
+		// The bound does not fit: count exactly, where counting is exact.
+		// Other tokenizers' counts are estimates that can fall short, so
+		// their calls keep the guaranteed bound and are refused instead.
+		if n := r.counter.Count(p.model, in.msgs, in.co); n < p.input {
+			if e2, err2 := p.rates.EstimateCost(n, p.output); err2 == nil && e2 < p.est {
+				a.InputTokensEstimate, p.input, p.est = n, n, e2
+				res, err = r.ledger.Reserve(ctx, p.est)
+			}
+		}
+	}
+	if err != nil {
+		var ex *budget.ExceededError
+		if errors.As(err, &ex) {
+			return budget.Reservation{}, a, p, newBudgetError(p.model, ex, p.est, err)
+		}
+		if ctx.Err() != nil {
+			return budget.Reservation{}, a, p, ctx.Err()
+		}
+		return budget.Reservation{}, a, p, fmt.Errorf("baar: reserving %s for %s: %w", p.est, p.model, err)
+	}
+	a.Reserved = p.est.USD()
+	return res, a, p, nil
+}
+
+// outputTokens is the output a call may produce: its cap for every choice,
+// saturated at math.MaxInt64 (a reservation nothing can afford) rather than
+// wrapped.
+func outputTokens(maxTokens int, co *llms.CallOptions) int64 {
+	m, n := int64(maxTokens), int64(choices(co))
+	if m > math.MaxInt64/n {
+		return math.MaxInt64
+	}
+	return m * n
+}
+
+// choices is the number of answers a call asks for (N for OpenAI-style
+// clients, CandidateCount for Gemini-style ones), at least 1.
+func choices(co *llms.CallOptions) int { return max(1, co.CandidateCount, co.N) }
