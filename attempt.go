@@ -12,136 +12,104 @@ import (
 	"github.com/baarcore/baar/internal/usage"
 )
 
-// attempt calls t's model under reservation res and settles it.
-func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tierModel, res budget.Reservation, a Attempt, p callPlan,
-	msgs []llms.MessageContent, options []llms.CallOption, co *llms.CallOptions,
-) (*llms.ContentResponse, error) {
+// hold is one attempt before it is made: the tier, the plan of its worst case,
+// what the ledger holds for it and its report so far. Like rate.Reservation,
+// it is settled exactly once, by attempt.
+type hold struct {
+	t    *tierModel
+	plan callPlan
+	res  budget.Reservation
+	a    Attempt
+	// stream and reasoning receive the answer as it streams: the caller's
+	// streaming functions, or a cascade's buffer. Nil: not streamed.
+	stream    func(context.Context, []byte) error
+	reasoning func(context.Context, []byte, []byte) error
+}
+
+// streaming reports whether the attempt streams.
+func (h *hold) streaming() bool { return h.stream != nil || h.reasoning != nil }
+
+// attempt calls h's model, settles h's reservation and records the attempt in
+// rep. A panic of the model or of a streaming function settles the
+// reservation as spent, is recorded, and goes on.
+func (r *Router) attempt(ctx context.Context, rep *CallReport, in *RouteInput, h *hold) (*llms.ContentResponse, error) {
 	start := time.Now()
-	rep.Tier, rep.Model = t.label, a.Model
+	a := &h.a
+	rep.Tier, rep.Model = h.t.label, a.Model
 	rep.Estimated += a.Reserved
-	streaming := co.StreamingFunc != nil || co.StreamingReasoningFunc != nil
-	// Forward the caller's options (nil ones dropped: clients call every
-	// option) and append ours; the last option wins. The reservation counts
-	// choices(co) answers of MaxTokens each, so both are pinned: a client's
-	// own default (googleai.WithDefaultCandidateCount) must not multiply
-	// the output behind the Router's back.
-	callOpts := make([]llms.CallOption, 0, len(options)+4)
-	for _, o := range options {
-		if o != nil {
-			callOpts = append(callOpts, o)
-		}
-	}
-	if co.MaxTokens == 0 {
-		callOpts = append(callOpts, llms.WithMaxTokens(a.MaxTokens))
-	}
-	if co.CandidateCount == 0 {
-		// Not N: llamafile reads N as its context size.
-		callOpts = append(callOpts, llms.WithCandidateCount(choices(co)))
-	}
-	actx, aspan := r.tel.startAttempt(ctx, t, &a)
+	actx, aspan := r.tel.startAttempt(ctx, h.t, a)
 	settled := false
 	defer func() {
 		if !settled {
-			// The model, or the caller's streaming function, panicked: the
-			// provider may have billed, so the reservation is spent; the
-			// panic goes on.
-			a.Err, a.ErrClass, a.UsageSource = errPanicked, ClassUnknown, UsageFromReservation
-			a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), res, res.Amount)
-			a.Cost = res.Amount.USD()
-			r.tel.endAttempt(actx, aspan, &a)
+			// The model, or a streaming function, panicked: the provider may
+			// have billed, so the reservation is spent; the panic goes on.
+			a.Err, a.ErrClass, a.Latency = errPanicked, ClassUnknown, time.Since(start)
+			r.record(ctx, rep, h, settle(outcome{class: ClassUnknown}, h.plan.rates, h.res.Amount))
+			r.tel.endAttempt(actx, aspan, a)
 		}
 	}()
-	r.tel.captureInput(aspan, msgs)
-	pctx := actx
-	var sw *streamWatch
-	var cutErr *BudgetError
-	if streaming {
-		// Count the stream; cut it (error from the streaming function AND a
-		// cancelled context) when it outgrows the reserved output.
-		var cancel context.CancelCauseFunc
-		pctx, cancel = context.WithCancelCause(actx)
-		defer cancel(nil)
-		sw = &streamWatch{limit: p.output, cancel: cancel}
-		callOpts = sw.wrap(callOpts, co)
-	}
-	resp, err := t.Model.GenerateContent(pctx, msgs, callOpts...)
+	r.tel.captureInput(aspan, in.msgs)
+
+	pctx, callOpts, sw, stop := h.callOptions(actx, in)
+	defer stop()
+	resp, err := h.t.Model.GenerateContent(pctx, in.msgs, callOpts...)
 	a.Latency = time.Since(start)
-	var callerErr error // the caller's own streaming function failed
+
+	o := outcome{sentBytes: in.sentBytes}
+	var cutErr *BudgetError
 	if sw != nil {
-		partial, cut, uerr := sw.state()
+		partial, cut, callerErr := sw.state()
+		o.receivedBytes = sw.received()
 		switch {
 		case cut:
 			// googleai and vertex return a partial answer and no error.
+			o.cut = true
 			cutErr = &BudgetError{Model: a.Model, Requested: a.Reserved, StreamCut: true, Partial: partial, cause: errStreamCut}
 			resp, err = nil, cutErr
-		case uerr != nil:
-			// Whatever the provider made of it (an error of its own, the
-			// caller's wrapped, or a partial answer and no error), the call
-			// stopped because the caller's function failed: not the
-			// provider's fault, not a reason to fail over.
-			callerErr = uerr
-			if err == nil || !errors.Is(err, uerr) {
-				err = uerr
-			}
-		}
-	}
-
-	var cost budget.Amount
-	switch {
-	case err == nil || callerErr != nil:
-		// Answered, or stopped by the caller's streaming function (billed:
-		// the provider produced what was streamed, and maybe more). The
-		// reported usage, else the reservation: what was streamed is no
-		// measure, reasoning and tool calls are billed output that many
-		// clients never stream.
-		u, ur := usage.FromResponse(resp)
-		a.ResponseModel = ur.ResponseModel
-		a.FinishReasons = ur.FinishReasons
-		cost = res.Amount
-		a.UsageSource = UsageFromReservation
-		switch {
-		case ur.Found && !ur.Invalid:
-			a.Usage = u
-			if c, cerr := p.rates.Cost(u); cerr == nil {
-				cost, a.UsageSource = c, UsageFromProvider
-			} else {
-				a.UsageProblem = cerr.Error()
-			}
-		case ur.Invalid:
-			a.UsageProblem = ur.Problem
-		}
-		switch {
 		case callerErr != nil:
-			a.Err, a.ErrClass, resp = err, ClassCaller, nil
-		case resp == nil:
-			err = fmt.Errorf("baar: %s returned no response and no error", a.Model)
-			a.Err, a.ErrClass = err, ClassUnknown
+			// Whatever the provider made of it, the call stopped because
+			// the caller's function failed: billed, not the provider's
+			// fault, not a reason to fail over.
+			o.class = ClassCaller
+			if err == nil || !errors.Is(err, callerErr) {
+				err = callerErr
+			}
+		case err != nil && sw.chunks() > 0:
+			// The caller has seen part of an answer: failing over would
+			// splice another model's answer onto it.
+			err = &StreamInterruptedError{Model: a.Model, Partial: partial, Err: err}
 		}
-	case err == cutErr:
-		// Cut off at the output cap: settled at the reservation.
+	}
+	switch {
+	case o.cut:
 		a.Err, a.ErrClass = err, ClassBudget
-		cost, a.UsageSource = res.Amount, UsageFromReservation
-	default:
-		a.Err, a.ErrClass = err, classify(ctx, err)
-		if a.ErrClass.billed() {
-			cost, a.UsageSource = res.Amount, UsageFromReservation
-		} else {
-			a.UsageSource = UsageNone
+	case err == nil && resp == nil:
+		err = fmt.Errorf("baar: %s returned no response and no error", a.Model)
+		o.class = ClassUnknown
+	case err != nil && o.class == "":
+		o.class = classify(ctx, err)
+	}
+	if err == nil || o.class == ClassCaller {
+		u, ur := usage.FromResponse(resp)
+		a.ResponseModel, a.FinishReasons = ur.ResponseModel, ur.FinishReasons
+		o.usage, o.usageOK, o.problem = u, ur.Found && !ur.Invalid, ur.Problem
+		o.receivedBytes = max(o.receivedBytes, responseBytes(resp))
+		if ur.Found && !ur.Invalid {
+			a.Usage = u
 		}
 	}
-	if a.UsageSource == UsageNone {
-		a.SettleErr = r.ledger.Cancel(context.WithoutCancel(ctx), res)
-	} else {
-		a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), res, cost)
-		a.Cost = cost.USD()
+	if err != nil && !o.cut {
+		a.Err, a.ErrClass = err, o.class
 	}
+	if o.class == ClassCaller {
+		resp = nil
+	}
+	r.record(ctx, rep, h, settle(o, h.plan.rates, h.res.Amount))
 	settled = true
-	rep.Cost += a.Cost
 	r.tel.captureOutput(aspan, resp)
-	r.tel.endAttempt(actx, aspan, &a)
-	rep.Attempts = append(rep.Attempts, a)
+	r.tel.endAttempt(actx, aspan, a)
 	if err != nil {
-		if err == cutErr {
+		if cutErr != nil {
 			if st, serr := r.ledger.State(context.WithoutCancel(ctx)); serr == nil {
 				cutErr.Limit, cutErr.Spent, cutErr.Reserved = st.Limit.USD(), st.Spent.USD(), st.Reserved.USD()
 			}
@@ -153,4 +121,77 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, t *tierModel, res
 		return nil, err
 	}
 	return resp, nil
+}
+
+// record settles h in the ledger as s says and adds the attempt to rep.
+func (r *Router) record(ctx context.Context, rep *CallReport, h *hold, s settlement) {
+	a := &h.a
+	a.UsageSource = s.source
+	if s.problem != "" {
+		a.UsageProblem = s.problem
+	}
+	if s.source == UsageNone {
+		a.SettleErr = r.ledger.Cancel(context.WithoutCancel(ctx), h.res)
+	} else {
+		a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), h.res, s.cost)
+		a.Cost = s.cost.USD()
+	}
+	rep.Cost += a.Cost
+	rep.Attempts = append(rep.Attempts, *a)
+}
+
+// callOptions returns the context and options of h's provider call: the
+// caller's options (nil ones dropped: clients call every option), then the
+// output cap and the number of choices that were reserved (the last option
+// wins, so a client's own default, e.g. googleai.WithDefaultCandidateCount,
+// cannot multiply the output behind the Router's back), then the streaming
+// functions, wrapped to count the stream and cut it at its cap. stop releases
+// the context.
+func (h *hold) callOptions(ctx context.Context, in *RouteInput) (context.Context, []llms.CallOption, *streamWatch, func()) {
+	callOpts := make([]llms.CallOption, 0, len(in.opts)+4)
+	for _, o := range in.opts {
+		if o != nil {
+			callOpts = append(callOpts, o)
+		}
+	}
+	if in.co.MaxTokens == 0 {
+		callOpts = append(callOpts, llms.WithMaxTokens(h.a.MaxTokens))
+	}
+	if in.co.CandidateCount == 0 {
+		// Not N: llamafile reads N as its context size.
+		callOpts = append(callOpts, llms.WithCandidateCount(choices(in.co)))
+	}
+	if !h.streaming() {
+		return ctx, callOpts, nil, func() {}
+	}
+	// Count the stream; cut it (an error from the streaming function AND a
+	// cancelled context) when it outgrows the reserved output.
+	pctx, cancel := context.WithCancelCause(ctx)
+	sw := &streamWatch{limit: h.plan.output, cancel: cancel}
+	callOpts = sw.wrap(callOpts, h.stream, h.reasoning)
+	return pctx, callOpts, sw, func() { cancel(nil) }
+}
+
+// responseBytes is the size of the text of every choice of resp: content,
+// reasoning and tool-call arguments, all billed as output.
+func responseBytes(resp *llms.ContentResponse) int64 {
+	if resp == nil {
+		return 0
+	}
+	var n int64
+	for _, c := range resp.Choices {
+		if c == nil {
+			continue
+		}
+		n += int64(len(c.Content) + len(c.ReasoningContent))
+		for _, tc := range c.ToolCalls {
+			if tc.FunctionCall != nil {
+				n += int64(len(tc.FunctionCall.Name) + len(tc.FunctionCall.Arguments))
+			}
+		}
+		if c.FuncCall != nil {
+			n += int64(len(c.FuncCall.Name) + len(c.FuncCall.Arguments))
+		}
+	}
+	return n
 }

@@ -83,6 +83,28 @@ func (e *BudgetError) As(target any) bool {
 	return false
 }
 
+// StreamInterruptedError is the error of a streamed call whose model failed
+// after part of its answer had reached the caller's streaming function. The
+// Router does not fail over such a call (another model's answer would follow
+// the partial one in the stream): the caller gets the partial text and the
+// model's error, which it unwraps to.
+type StreamInterruptedError struct {
+	// Model is the model whose stream broke.
+	Model string
+	// Partial is the text streamed before it broke.
+	Partial string
+	// Err is the model's error.
+	Err error
+}
+
+// Error implements error.
+func (e *StreamInterruptedError) Error() string {
+	return fmt.Sprintf("baar: %s failed after streaming %d bytes (not failed over): %v", e.Model, len(e.Partial), e.Err)
+}
+
+// Unwrap returns the model's error.
+func (e *StreamInterruptedError) Unwrap() error { return e.Err }
+
 func usd(v float64) string { return fmt.Sprintf("$%.6f", v) }
 
 func newBudgetError(model string, ex *budget.ExceededError, requested budget.Amount, cause error) *BudgetError {

@@ -142,10 +142,9 @@ func (r *Router) GenerateContent(ctx context.Context, messages []llms.MessageCon
 	defer func() {
 		if !returned {
 			// A panic (the model's, a streaming function's, a policy's) goes
-			// on to the caller; the attempt settled its reservation, and
-			// the call's span ends.
-			rep.Err = errPanicked
-			r.tel.endCall(ctx, span, rep)
+			// on to the caller once the call is recorded like any other:
+			// the attempt settled its reservation and added its cost.
+			r.finish(ctx, span, rep, nil, errPanicked)
 		}
 	}()
 	if r.handler != nil {
@@ -153,6 +152,13 @@ func (r *Router) GenerateContent(ctx context.Context, messages []llms.MessageCon
 	}
 	resp, err := r.generate(ctx, rep, messages, options)
 	returned = true
+	r.finish(ctx, span, rep, resp, err)
+	return resp, err
+}
+
+// finish records a call: the report's closing figures, the callbacks, the
+// span and the report function.
+func (r *Router) finish(ctx context.Context, span callSpan, rep *CallReport, resp *llms.ContentResponse, err error) {
 	rep.Err = err
 	rep.Latency = time.Since(rep.Start)
 	if st, serr := r.ledger.State(context.WithoutCancel(ctx)); serr == nil {
@@ -169,7 +175,6 @@ func (r *Router) GenerateContent(ctx context.Context, messages []llms.MessageCon
 	if r.report != nil {
 		r.report(ctx, rep)
 	}
-	return resp, err
 }
 
 // generate is the data path of one call: score → decide → reserve → call →
@@ -179,22 +184,13 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var co llms.CallOptions
-	for _, o := range options {
-		if o != nil {
-			o(&co)
-		}
-	}
-	if co.CandidateCount < 0 || co.N < 0 || co.MaxTokens < 0 {
-		return nil, invalidRequest("negative N, CandidateCount or MaxTokens")
-	}
-	req, err := scoringRequest(msgs, &co)
+	in, err := r.newRouteInput(ctx, msgs, options)
 	if err != nil {
 		return nil, err
 	}
 
 	// Score.
-	score, serr := r.scorer.Score(ctx, req)
+	score, serr := r.scorer.Score(ctx, in.Request)
 	if serr == nil && math.IsNaN(score) {
 		serr = errors.New("scorer returned NaN")
 	}
@@ -204,7 +200,7 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 		}
 		rep.ScoreErr, score = serr, math.NaN()
 	}
-	rep.Score = score
+	rep.Score, in.Score = score, score
 
 	// Decide.
 	st, err := r.ledger.State(ctx)
@@ -213,26 +209,23 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	}
 	rep.Budget, rep.SpentBefore = st.Limit.USD(), st.Spent.USD()
 	rep.Threshold = r.effectiveThreshold(st)
-	in := &RouteInput{Request: req, Score: score, Threshold: rep.Threshold, Budget: st, r: r, msgs: msgs, co: &co}
-	in.Conversation, _ = ConversationFromContext(ctx)
+	in.Threshold, in.Budget = rep.Threshold, st
 	rep.Conversation = in.Conversation
 	route, err := r.decide(ctx, in)
 	rep.Policy, rep.Reason = route.Policy, route.Reason
 	if err != nil {
 		return nil, err
 	}
-	want := r.cheap
+	t := r.cheap
 	if route.Tier == TierCapable {
-		want = r.capable
+		t = r.capable
 	}
 
 	// Reserve, downgrading when the capable model is unaffordable.
-	t := want
-	res, a, p, err := r.reserve(ctx, in, t)
+	h, err := r.reserve(ctx, in, t)
 	if errors.Is(err, budget.ErrExceeded) && t == r.capable {
 		t = r.cheap
-		res, a, p, err = r.reserve(ctx, in, t)
-		if err == nil {
+		if h, err = r.reserve(ctx, in, t); err == nil {
 			rep.Decision = DecisionDowngraded
 		}
 	} else if err == nil {
@@ -243,25 +236,62 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	}
 
 	// Call and settle; fail over once from capable to cheap.
-	resp, err := r.attempt(ctx, rep, t, res, a, p, msgs, options, &co)
+	resp, err := r.attempt(ctx, rep, in, h)
 	if err == nil && t == r.capable && in.Conversation != "" && r.sticky != nil && route.Policy != PolicySticky {
 		// Pinned (again) by a capable route of its own; sticky steps do not
 		// extend the pin, so WithStickyConversations' bounds hold.
 		r.sticky.pin(in.Conversation)
 	}
-	if err == nil || t == r.cheap || !r.failover {
+	if err == nil || t == r.cheap || !r.failover || !failsOver(err, rep.Attempts[len(rep.Attempts)-1].ErrClass) {
 		return resp, err
 	}
-	last := &rep.Attempts[len(rep.Attempts)-1]
-	if !last.ErrClass.retryable() {
-		return nil, err
-	}
-	res, a, p, rerr := r.reserve(ctx, in, r.cheap)
+	h, rerr := r.reserve(ctx, in, r.cheap)
 	if rerr != nil {
 		return nil, fmt.Errorf("baar: %s failed (%w); failover to %s refused: %w", t.Name, err, r.cheap.Name, rerr)
 	}
 	rep.Decision = DecisionFailover
-	return r.attempt(ctx, rep, r.cheap, res, a, p, msgs, options, &co)
+	return r.attempt(ctx, rep, in, h)
+}
+
+// failsOver reports whether a failed capable attempt is tried again on the
+// cheap model: on errors that may go away (rate limits, 5xx, timeouts, the
+// network) and on errors no class fits (a client that drops the HTTP status,
+// as langchaingo's ollama does), but not once part of a stream reached the
+// caller, nor on errors another model would repeat or that are not the
+// provider's (auth, bad request, budget, quota, the caller's own).
+func failsOver(err error, class ErrorClass) bool {
+	var si *StreamInterruptedError
+	if errors.As(err, &si) || errors.Is(err, errPanicked) {
+		return false
+	}
+	return class.retryable() || class == ClassUnknown
+}
+
+// newRouteInput validates a call and converts it for the scorer and the
+// policies.
+func (r *Router) newRouteInput(ctx context.Context, msgs []llms.MessageContent, options []llms.CallOption) (*RouteInput, error) {
+	in := &RouteInput{r: r, msgs: msgs, opts: options, co: &llms.CallOptions{}}
+	for _, o := range options {
+		if o != nil {
+			o(in.co)
+		}
+	}
+	if in.co.CandidateCount < 0 || in.co.N < 0 || in.co.MaxTokens < 0 {
+		return nil, invalidRequest("negative N, CandidateCount or MaxTokens")
+	}
+	req, err := scoringRequest(msgs, in.co)
+	if err != nil {
+		return nil, err
+	}
+	in.Request = req
+	for _, m := range req.Messages {
+		in.sentBytes += int64(len(m.Text))
+	}
+	if in.sentBytes == 0 && req.Attachments == 0 && req.ToolCalls == 0 {
+		return nil, invalidRequest("the request has no content: every message's text is empty")
+	}
+	in.Conversation, _ = ConversationFromContext(ctx)
+	return in, nil
 }
 
 // effectiveThreshold raises the configured threshold with utilization.
@@ -277,35 +307,45 @@ func (r *Router) effectiveThreshold(st budget.State) float64 {
 	return eff
 }
 
-// Spent returns the settled spend in USD (NaN if the ledger cannot be read).
+// stateTimeout bounds how long Spent, Remaining and Budget wait for the
+// ledger.
+const stateTimeout = 5 * time.Second
+
+// Spent, Remaining and Budget are conveniences over State for reports and
+// dashboards. They read the ledger with a bounded wait (5 s) and all follow
+// one rule when it cannot be read (its store is down or slow): they return
+// NaN, which compares false with every number, so a check such as
+// `r.Remaining() > need` fails closed. Use State for the error and a context
+// of your own.
+
+// Spent returns the settled spend in USD, or NaN if the ledger cannot be read.
 func (r *Router) Spent() float64 {
-	st, err := r.ledger.State(context.Background())
-	if err != nil {
-		return math.NaN()
-	}
-	return st.Spent.USD()
+	return r.stateUSD(func(st budget.State) budget.Amount { return st.Spent })
 }
 
-// Remaining returns the budget left in USD: cap − spent − reservations of calls
-// in flight, never below 0 (0 if the ledger cannot be read).
+// Remaining returns the budget left in USD, cap − spent − reservations of calls
+// in flight, never below 0; NaN if the ledger cannot be read.
 func (r *Router) Remaining() float64 {
-	st, err := r.ledger.State(context.Background())
-	if err != nil {
-		return 0
-	}
-	return st.Remaining().USD()
+	return r.stateUSD(budget.State.Remaining)
 }
 
-// Budget returns the cap in USD (NaN if the ledger cannot be read).
+// Budget returns the cap in USD, or NaN if the ledger cannot be read.
 func (r *Router) Budget() float64 {
-	st, err := r.ledger.State(context.Background())
+	return r.stateUSD(func(st budget.State) budget.Amount { return st.Limit })
+}
+
+func (r *Router) stateUSD(f func(budget.State) budget.Amount) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+	defer cancel()
+	st, err := r.ledger.State(ctx)
 	if err != nil {
 		return math.NaN()
 	}
-	return st.Limit.USD()
+	return f(st).USD()
 }
 
-// State returns the budget's ledger state.
+// State returns the budget's ledger state: the context form of Spent,
+// Remaining and Budget, with the ledger's error.
 func (r *Router) State(ctx context.Context) (budget.State, error) { return r.ledger.State(ctx) }
 
 // Threshold returns the configured complexity threshold (after calibration by

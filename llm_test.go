@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tmc/langchaingo/callbacks"
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/baarcore/baar"
@@ -20,86 +19,6 @@ import (
 	"github.com/baarcore/baar/budget"
 	"github.com/baarcore/baar/scoring"
 )
-
-// scripted is a model whose every answer is decided by the test.
-type scripted struct {
-	mu    sync.Mutex
-	calls int
-	opts  []llms.CallOptions
-	reply func(call int, o llms.CallOptions) (*llms.ContentResponse, error)
-}
-
-func (s *scripted) GenerateContent(ctx context.Context, _ []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
-	var o llms.CallOptions
-	for _, opt := range options {
-		opt(&o)
-	}
-	s.mu.Lock()
-	s.calls++
-	n := s.calls
-	s.opts = append(s.opts, o)
-	s.mu.Unlock()
-	return s.reply(n, o)
-}
-
-func (s *scripted) Call(ctx context.Context, prompt string, options ...llms.CallOption) (string, error) {
-	return llms.GenerateFromSinglePrompt(ctx, s, prompt, options...)
-}
-
-func (s *scripted) Calls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls
-}
-
-func openAIUsage(in, out int) *llms.ContentResponse {
-	return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: "ok", StopReason: "stop",
-		GenerationInfo: map[string]any{"PromptTokens": in, "CompletionTokens": out, "TotalTokens": in + out}}}}
-}
-
-func answer(in, out int) func(int, llms.CallOptions) (*llms.ContentResponse, error) {
-	return func(int, llms.CallOptions) (*llms.ContentResponse, error) { return openAIUsage(in, out), nil }
-}
-
-func fixedScore(v float64) scoring.Scorer {
-	return scoring.ScorerFunc(func(context.Context, scoring.Request) (float64, error) { return v, nil })
-}
-
-// price is a round test price: $1 per 1M input tokens, $2 per 1M output tokens
-// for "cheap"; ten times that for "capable".
-var (
-	cheapPrice   = budget.Price{Input: 1, Output: 2, MaxOutputTokens: 1000}
-	capablePrice = budget.Price{Input: 10, Output: 20, MaxOutputTokens: 1000}
-)
-
-func newRouter(t *testing.T, cheap, capable llms.Model, opts ...baar.Option) *baar.Router {
-	t.Helper()
-	base := []baar.Option{
-		baar.WithPrice("cheap", cheapPrice),
-		baar.WithPrice("capable", capablePrice),
-	}
-	r, err := baar.New(baar.Tier{Model: cheap, Name: "cheap"}, baar.Tier{Model: capable, Name: "capable"}, append(base, opts...)...)
-	require.NoError(t, err)
-	return r
-}
-
-func human(text string) []llms.MessageContent {
-	return []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, text)}
-}
-
-func reports() (func(context.Context, *baar.CallReport), func() []baar.CallReport) {
-	var mu sync.Mutex
-	var got []baar.CallReport
-	return func(_ context.Context, r *baar.CallReport) {
-			mu.Lock()
-			got = append(got, *r)
-			mu.Unlock()
-		}, func() []baar.CallReport {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]baar.CallReport(nil), got...)
-		}
-}
 
 func TestRoutesByScore(t *testing.T) {
 	ctx := context.Background()
@@ -524,10 +443,13 @@ type downLedger struct{}
 func (downLedger) Reserve(context.Context, budget.Amount) (budget.Reservation, error) {
 	return budget.Reservation{}, budget.ErrUnavailable
 }
+
 func (downLedger) Commit(context.Context, budget.Reservation, budget.Amount) error {
 	return budget.ErrUnavailable
 }
+
 func (downLedger) Cancel(context.Context, budget.Reservation) error { return budget.ErrUnavailable }
+
 func (downLedger) State(context.Context) (budget.State, error) {
 	return budget.State{}, budget.ErrUnavailable
 }
@@ -538,23 +460,14 @@ func TestLedgerDownFailsClosed(t *testing.T) {
 	_, err := r.GenerateContent(context.Background(), human("hi"))
 	require.ErrorIs(t, err, baar.ErrLedgerUnavailable)
 	assert.Equal(t, 0, m.Calls())
-	assert.Equal(t, 0.0, r.Remaining())
+	// One rule for the conveniences: NaN when the ledger cannot be read.
+	assert.True(t, math.IsNaN(r.Remaining()))
 	assert.True(t, math.IsNaN(r.Spent()))
+	assert.True(t, math.IsNaN(r.Budget()))
+	assert.False(t, r.Remaining() > 0, "a check against it fails closed")
+	_, err = r.State(context.Background())
+	assert.ErrorIs(t, err, baar.ErrLedgerUnavailable, "State gives the error")
 }
-
-// countingHandler counts the LLM callbacks.
-type countingHandler struct {
-	callbacks.SimpleHandler
-	start, end, errs atomic.Int64
-}
-
-func (h *countingHandler) HandleLLMGenerateContentStart(context.Context, []llms.MessageContent) {
-	h.start.Add(1)
-}
-func (h *countingHandler) HandleLLMGenerateContentEnd(context.Context, *llms.ContentResponse) {
-	h.end.Add(1)
-}
-func (h *countingHandler) HandleLLMError(context.Context, error) { h.errs.Add(1) }
 
 func TestCallbacksSeeEveryCallIncludingRefusals(t *testing.T) {
 	m := &scripted{reply: answer(10, 10)}
@@ -616,4 +529,50 @@ func TestConcurrencyStorm(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, st.Reserved)
 	}
+}
+
+// An error no class fits (langchaingo's ollama client drops the HTTP status)
+// fails over from the capable model; an auth error still does not.
+func TestUnknownErrorsFailOver(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err      error
+		failover bool
+	}{
+		"unknown": {errors.New("llama runner process has terminated: exit status 2"), true},
+		"auth":    {&llms.Error{Code: llms.ErrCodeAuthentication, Message: "bad key"}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cheap := &scripted{reply: answer(10, 10)}
+			capable := &scripted{reply: func(int, llms.CallOptions) (*llms.ContentResponse, error) { return nil, tc.err }}
+			hook, got := reports()
+			r := newRouter(t, cheap, capable, baar.WithScorer(fixedScore(1)), baar.WithReportFunc(hook), baar.WithMaxOutputTokens(100))
+			_, err := r.GenerateContent(context.Background(), human("q"))
+			if tc.failover {
+				require.NoError(t, err)
+				assert.Equal(t, baar.DecisionFailover, got()[0].Decision)
+				assert.Equal(t, 1, cheap.Calls())
+			} else {
+				require.Error(t, err)
+				assert.Zero(t, cheap.Calls())
+			}
+		})
+	}
+}
+
+// An empty prompt is refused before any reservation or provider call.
+func TestEmptyPromptIsRefused(t *testing.T) {
+	cheap := &scripted{reply: answer(1, 1)}
+	r := newRouter(t, cheap, cheap, baar.WithMaxOutputTokens(100))
+	for name, msgs := range map[string][]llms.MessageContent{
+		"Call(\"\")":        human(""),
+		"empty text parts":  {llms.TextParts(llms.ChatMessageTypeSystem, ""), llms.TextParts(llms.ChatMessageTypeHuman, "")},
+		"no parts anywhere": {{Role: llms.ChatMessageTypeHuman}},
+	} {
+		_, err := r.GenerateContent(context.Background(), msgs)
+		assert.ErrorIs(t, err, baar.ErrInvalidRequest, name)
+	}
+	_, err := r.Call(context.Background(), "")
+	assert.ErrorIs(t, err, baar.ErrInvalidRequest)
+	assert.Zero(t, cheap.Calls())
+	assert.Zero(t, r.Spent())
 }

@@ -95,7 +95,7 @@ func TestOTLPExportOverHTTP(t *testing.T) {
 		baar.Tier{Model: capable, Name: "gpt-4o", Provider: "openai"},
 		baar.WithTracerProvider(tp), baar.WithMaxOutputTokens(100), scoreOf(0.99))
 	require.NoError(t, err)
-	_, err = r.GenerateContent(ctx, human1("Derive the formula."))
+	_, err = r.GenerateContent(ctx, human("Derive the formula."))
 	require.NoError(t, err)
 	require.NoError(t, tp.Shutdown(ctx), "flushes the batch to the receiver")
 
@@ -162,7 +162,7 @@ func TestGlobalProvidersAreUsedLazily(t *testing.T) {
 	require.NoError(t, err)
 	globalOnce.Do(func() { otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(globalSpans))) })
 
-	_, err = r.GenerateContent(context.Background(), human1("q"))
+	_, err = r.GenerateContent(context.Background(), human("q"))
 	require.NoError(t, err)
 	var attempt sdktrace.ReadOnlySpan
 	for _, s := range globalSpans.Ended() {

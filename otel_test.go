@@ -1,7 +1,6 @@
 package baar_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -22,7 +21,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/budget"
@@ -30,128 +28,12 @@ import (
 	"github.com/baarcore/baar/scoring"
 )
 
-// telModel is a fake model whose answers are scripted by the test.
-type telModel struct {
-	calls atomic.Int64
-	reply func(call int64, o llms.CallOptions) (*llms.ContentResponse, error)
-}
-
-func (m *telModel) GenerateContent(_ context.Context, _ []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
-	var o llms.CallOptions
-	for _, opt := range options {
-		opt(&o)
-	}
-	return m.reply(m.calls.Add(1), o)
-}
-
-func (m *telModel) Call(ctx context.Context, prompt string, options ...llms.CallOption) (string, error) {
-	return llms.GenerateFromSinglePrompt(ctx, m, prompt, options...)
-}
-
-// openAIStyle answers with OpenAI-style usage: 200 prompt tokens of which 64
-// cached, 50 completion tokens of which 20 reasoning.
-func openAIStyle() *telModel {
-	return &telModel{reply: func(int64, llms.CallOptions) (*llms.ContentResponse, error) {
-		return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: "fine", StopReason: "stop",
-			GenerationInfo: map[string]any{"PromptTokens": 200, "CompletionTokens": 50, "TotalTokens": 250,
-				"PromptCachedTokens": 64, "ReasoningTokens": 20}}}}, nil
-	}}
-}
-
-// anthropicStyle answers with Anthropic-style usage: 100 uncached input
-// tokens, 50 read from the cache and 20 written to it, 30 output tokens.
-func anthropicStyle() *telModel {
-	return &telModel{reply: func(int64, llms.CallOptions) (*llms.ContentResponse, error) {
-		return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: "fine", StopReason: "end_turn",
-			GenerationInfo: map[string]any{"InputTokens": 100, "OutputTokens": 30,
-				"CacheReadInputTokens": 50, "CacheCreationInputTokens": 20}}}}, nil
-	}}
-}
-
-func failing(err error) *telModel {
-	return &telModel{reply: func(int64, llms.CallOptions) (*llms.ContentResponse, error) { return nil, err }}
-}
-
-func scoreOf(v float64) baar.Option {
-	return baar.WithScorer(scoring.ScorerFunc(func(context.Context, scoring.Request) (float64, error) { return v, nil }))
-}
-
-// observed is a Router with a span recorder and a manual metric reader.
-type observed struct {
-	r      *baar.Router
-	spans  *tracetest.SpanRecorder
-	reader *sdkmetric.ManualReader
-}
-
-func newObserved(t *testing.T, cheap, capable llms.Model, opts ...baar.Option) *observed {
-	t.Helper()
-	sr := tracetest.NewSpanRecorder()
-	reader := sdkmetric.NewManualReader()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
-	base := []baar.Option{
-		baar.WithPrice("cheap", budget.Price{Input: 1, Output: 2, CachedInput: 0.5, CacheWrite: 1.25, MaxOutputTokens: 1000}),
-		baar.WithPrice("capable", budget.Price{Input: 10, Output: 20, CachedInput: 5, CacheWrite: 12.5, MaxOutputTokens: 1000}),
-		baar.WithMaxOutputTokens(100),
-		baar.WithTracerProvider(tp),
-		baar.WithMeterProvider(mp),
-	}
-	r, err := baar.New(
-		baar.Tier{Model: cheap, Name: "cheap", Provider: "openai"},
-		baar.Tier{Model: capable, Name: "capable", Provider: "anthropic"},
-		append(base, opts...)...)
-	require.NoError(t, err)
-	return &observed{r: r, spans: sr, reader: reader}
-}
-
-func attrsOf(s sdktrace.ReadOnlySpan) map[string]attribute.Value {
-	m := make(map[string]attribute.Value)
-	for _, kv := range s.Attributes() {
-		m[string(kv.Key)] = kv.Value
-	}
-	return m
-}
-
-// callSpans splits the recorded spans into the call's span and its attempts'.
-func callSpans(t *testing.T, sr *tracetest.SpanRecorder) (sdktrace.ReadOnlySpan, []sdktrace.ReadOnlySpan) {
-	t.Helper()
-	var call sdktrace.ReadOnlySpan
-	var attempts []sdktrace.ReadOnlySpan
-	for _, s := range sr.Ended() {
-		if s.Name() == "baar.route" {
-			require.Nil(t, call, "one call span")
-			call = s
-		} else {
-			attempts = append(attempts, s)
-		}
-	}
-	require.NotNil(t, call, "the call span")
-	assert.Equal(t, trace.SpanKindInternal, call.SpanKind())
-	assert.Equal(t, baar.ScopeName, call.InstrumentationScope().Name)
-	assert.Equal(t, baar.Version, call.InstrumentationScope().Version)
-	assert.Equal(t, "https://opentelemetry.io/schemas/1.41.0", call.InstrumentationScope().SchemaURL)
-	for _, a := range attempts {
-		assert.Equal(t, trace.SpanKindClient, a.SpanKind(), a.Name())
-		assert.Equal(t, call.SpanContext().SpanID(), a.Parent().SpanID(), "%s is a child of the call span", a.Name())
-		assert.Equal(t, call.SpanContext().TraceID(), a.SpanContext().TraceID())
-	}
-	return call, attempts
-}
-
-func human1(text string) []llms.MessageContent {
-	return []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, text)}
-}
-
 func TestSpanPolicyReason(t *testing.T) {
 	tools := baar.PolicyFunc(func(context.Context, *baar.RouteInput, baar.Route) (baar.Route, error) {
 		return baar.Route{Tier: baar.TierCapable, Reason: "tool calls"}, nil
 	})
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1), baar.WithPolicy("tools", tools))
-	_, err := o.r.GenerateContent(context.Background(), human1("What is 2+2?"))
+	_, err := o.r.GenerateContent(context.Background(), human("What is 2+2?"))
 	require.NoError(t, err)
 	call, _ := callSpans(t, o.spans)
 	c := attrsOf(call)
@@ -165,7 +47,7 @@ func TestSpanCheapCall(t *testing.T) {
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1),
 		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) { rep = *r }))
 	ctx := baar.ContextWithConversation(context.Background(), "conv-42")
-	_, err := o.r.GenerateContent(ctx, human1("What is 2+2?"))
+	_, err := o.r.GenerateContent(ctx, human("What is 2+2?"))
 	require.NoError(t, err)
 
 	call, attempts := callSpans(t, o.spans)
@@ -220,7 +102,7 @@ func TestSpanCheapCall(t *testing.T) {
 
 func TestSpanCapableStreamingCall(t *testing.T) {
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.95))
-	_, err := o.r.GenerateContent(context.Background(), human1("Prove it."),
+	_, err := o.r.GenerateContent(context.Background(), human("Prove it."),
 		llms.WithStreamingFunc(func(context.Context, []byte) error { return nil }))
 	require.NoError(t, err)
 
@@ -250,7 +132,7 @@ func TestSpanDowngradedCall(t *testing.T) {
 	// $0.001 affords the cheap worst case (~$0.0002) but not the capable one
 	// (~$0.002).
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.95), baar.WithBudget(0.001))
-	_, err := o.r.GenerateContent(context.Background(), human1("Prove it."))
+	_, err := o.r.GenerateContent(context.Background(), human("Prove it."))
 	require.NoError(t, err)
 
 	call, attempts := callSpans(t, o.spans)
@@ -267,7 +149,7 @@ func TestSpanDowngradedCall(t *testing.T) {
 func TestSpanFailoverCall(t *testing.T) {
 	capable := failing(&llms.Error{Code: llms.ErrCodeRateLimit, Provider: "anthropic", Message: "secret provider body"})
 	o := newObserved(t, openAIStyle(), capable, scoreOf(0.95))
-	_, err := o.r.GenerateContent(context.Background(), human1("Prove it."))
+	_, err := o.r.GenerateContent(context.Background(), human("Prove it."))
 	require.NoError(t, err)
 
 	call, attempts := callSpans(t, o.spans)
@@ -296,7 +178,7 @@ func TestSpanFailoverCall(t *testing.T) {
 func TestSpanRefusedCall(t *testing.T) {
 	cheap, capable := openAIStyle(), anthropicStyle()
 	o := newObserved(t, cheap, capable, scoreOf(0.95), baar.WithBudget(0))
-	_, err := o.r.GenerateContent(context.Background(), human1("Prove it."))
+	_, err := o.r.GenerateContent(context.Background(), human("Prove it."))
 	require.ErrorIs(t, err, baar.ErrBudgetExceeded)
 	var be *baar.BudgetError
 	require.ErrorAs(t, err, &be)
@@ -319,7 +201,7 @@ func TestSpanRefusedCall(t *testing.T) {
 func TestSpanFailedCall(t *testing.T) {
 	cheap := failing(&llms.Error{Code: llms.ErrCodeAuthentication, Message: "bad key sk-123"})
 	o := newObserved(t, cheap, anthropicStyle(), scoreOf(0.1))
-	_, err := o.r.GenerateContent(context.Background(), human1("hi"))
+	_, err := o.r.GenerateContent(context.Background(), human("hi"))
 	require.Error(t, err)
 
 	call, attempts := callSpans(t, o.spans)
@@ -336,7 +218,7 @@ func TestSpanScorerFailureAndCostAliasOff(t *testing.T) {
 		return 0, errors.New("scorer down")
 	}))
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scorer, baar.WithCostAlias(false))
-	_, err := o.r.GenerateContent(context.Background(), human1("hi"))
+	_, err := o.r.GenerateContent(context.Background(), human("hi"))
 	require.NoError(t, err)
 	call, attempts := callSpans(t, o.spans)
 	c := attrsOf(call)
@@ -368,7 +250,7 @@ func TestSpanCostsMatchTheBudget(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 25 {
-				_, _ = o.r.GenerateContent(context.Background(), human1("a question"))
+				_, _ = o.r.GenerateContent(context.Background(), human("a question"))
 			}
 		})
 	}
@@ -428,7 +310,7 @@ func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	for _, s := range []float64{0.1, 0.95, 0.95} { // cheap, capable, failover
 		score.Store(s)
-		_, err := o.r.GenerateContent(ctx, human1("q"))
+		_, err := o.r.GenerateContent(ctx, human("q"))
 		require.NoError(t, err)
 	}
 	_, err = o.r.GenerateContent(ctx, nil) // rejected: no messages
@@ -517,31 +399,6 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, o.r.Spent(), gauge("baar.budget.spent"))
 }
 
-// lockedBuffer is a concurrency-safe buffer that records each Write.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	writes int
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.writes++
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) records(t *testing.T) []telemetrylog.Record {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []telemetrylog.Record
-	st, err := telemetrylog.Scan(bytes.NewReader(b.buf.Bytes()), func(r telemetrylog.Record) { out = append(out, r) })
-	require.NoError(t, err)
-	require.Zero(t, st.Malformed, "every line is a record")
-	return out
-}
-
 func TestTelemetryLogRecordsEveryDecision(t *testing.T) {
 	var mu sync.Mutex
 	score := 0.0
@@ -572,7 +429,7 @@ func TestTelemetryLogRecordsEveryDecision(t *testing.T) {
 		mu.Lock()
 		score = s
 		mu.Unlock()
-		_, err := o.r.GenerateContent(ctx, human1("What is the capital of France?"))
+		_, err := o.r.GenerateContent(ctx, human("What is the capital of France?"))
 		errs = append(errs, err)
 	}
 	recs := w.records(t)
@@ -662,7 +519,7 @@ func TestTelemetryLogConcurrentWholeLines(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range calls {
-				_, err := o.r.GenerateContent(context.Background(), human1("q"))
+				_, err := o.r.GenerateContent(context.Background(), human("q"))
 				assert.NoError(t, err)
 			}
 		})
@@ -686,7 +543,7 @@ func (w *brokenWriter) Write(p []byte) (int, error) {
 func TestTelemetryLogWriteFailureNeverFailsTheCall(t *testing.T) {
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1), baar.WithTelemetryLog(&brokenWriter{}))
 	for range 4 {
-		_, err := o.r.GenerateContent(context.Background(), human1("q"))
+		_, err := o.r.GenerateContent(context.Background(), human("q"))
 		require.NoError(t, err)
 	}
 	assert.Equal(t, uint64(4), o.r.TelemetryLogErrors())
@@ -696,12 +553,12 @@ func TestTelemetryLogFile(t *testing.T) {
 	path := t.TempDir() + "/calls.jsonl"
 	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1), baar.WithTelemetryLogFile(path))
 	for range 3 {
-		_, err := o.r.GenerateContent(context.Background(), human1("q"))
+		_, err := o.r.GenerateContent(context.Background(), human("q"))
 		require.NoError(t, err)
 	}
 	// A second Router appends to the same file.
 	o2 := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1), baar.WithTelemetryLogFile(path))
-	_, err := o2.r.GenerateContent(context.Background(), human1("q"))
+	_, err := o2.r.GenerateContent(context.Background(), human("q"))
 	require.NoError(t, err)
 
 	recs := readLog(t, path)
@@ -722,7 +579,7 @@ func TestNoProvidersMeansNoSpansButTheLogStillWorks(t *testing.T) {
 	r, err := baar.New(baar.Tier{Model: openAIStyle(), Name: "gpt-4o-mini"}, baar.Tier{Model: anthropicStyle(), Name: "gpt-4o"},
 		baar.WithTelemetryLog(&w), scoreOf(0.1), baar.WithMaxOutputTokens(10))
 	require.NoError(t, err)
-	_, err = r.GenerateContent(context.Background(), human1("q"))
+	_, err = r.GenerateContent(context.Background(), human("q"))
 	require.NoError(t, err)
 	recs := w.records(t)
 	require.Len(t, recs, 1)
@@ -762,7 +619,7 @@ func TestBudgetNameSeparatesGauges(t *testing.T) {
 		require.NoError(t, err)
 		routers[name] = r
 	}
-	_, err := routers["tenant-a"].GenerateContent(ctx, human1("What is 2+2?"))
+	_, err := routers["tenant-a"].GenerateContent(ctx, human("What is 2+2?"))
 	require.NoError(t, err)
 
 	var rm metricdata.ResourceMetrics
@@ -803,4 +660,21 @@ func TestBudgetNameSeparatesGauges(t *testing.T) {
 			baar.WithBudgetName(bad))
 		assert.ErrorContains(t, err, "WithBudgetName", "%q", bad)
 	}
+}
+
+func TestWiredContentCaptureAndGauges(t *testing.T) {
+	o := newObserved(t, openAIStyle(), anthropicStyle(), scoreOf(0.1), baar.WithContentCapture(true))
+	_, err := o.r.GenerateContent(context.Background(), human("What is 2+2?"))
+	require.NoError(t, err)
+	_, attempts := callSpans(t, o.spans)
+	require.Len(t, attempts, 1)
+	at := attrsOf(attempts[0])
+	in := at["gen_ai.input.messages"].AsSlice()
+	require.Len(t, in, 1)
+	assert.Contains(t, in[0].Emit(), "What is 2+2?")
+	out := at["gen_ai.output.messages"].AsSlice()
+	require.Len(t, out, 1)
+	assert.Contains(t, out[0].Emit(), "fine")
+	m := collect(t, o.reader)
+	assert.Contains(t, m, "baar.budget.remaining", "the in-memory ledger is observed")
 }

@@ -58,15 +58,17 @@ func (r *Router) plan(t *tierModel, msgs []llms.MessageContent, co *llms.CallOpt
 	return p, nil
 }
 
-// reserve holds the worst case of calling t (in.plan). It counts the input
-// exactly only when the bound does not fit.
-func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (budget.Reservation, Attempt, callPlan, error) {
-	a := Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: in.co.StreamingFunc != nil || in.co.StreamingReasoningFunc != nil}
+// reserve holds the worst case of calling t (in.plan) in the ledger. It counts
+// the input exactly only when the bound does not fit. A refusal is a
+// *BudgetError.
+func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (*hold, error) {
+	h := &hold{t: t, stream: in.co.StreamingFunc, reasoning: in.co.StreamingReasoningFunc}
+	h.a = Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: h.streaming()}
 	p, err := in.plan(t)
 	if err != nil {
-		return budget.Reservation{}, a, p, err
+		return nil, err
 	}
-	a.Model, a.MaxTokens, a.InputTokensEstimate = p.model, p.maxTokens, p.input
+	h.a.Model, h.a.MaxTokens, h.a.InputTokensEstimate = p.model, p.maxTokens, p.input
 	res, err := r.ledger.Reserve(ctx, p.est)
 	if errors.Is(err, budget.ErrExceeded) && tokens.FamilyOf(p.model).Exact() {
 		// The bound does not fit: count exactly, where counting is exact.
@@ -74,7 +76,7 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (bud
 		// their calls keep the guaranteed bound and are refused instead.
 		if n := r.counter.Count(p.model, in.msgs, in.co); n < p.input {
 			if e2, err2 := p.rates.EstimateCost(n, p.output); err2 == nil && e2 < p.est {
-				a.InputTokensEstimate, p.input, p.est = n, n, e2
+				h.a.InputTokensEstimate, p.input, p.est = n, n, e2
 				res, err = r.ledger.Reserve(ctx, p.est)
 			}
 		}
@@ -82,15 +84,15 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (bud
 	if err != nil {
 		var ex *budget.ExceededError
 		if errors.As(err, &ex) {
-			return budget.Reservation{}, a, p, newBudgetError(p.model, ex, p.est, err)
+			return nil, newBudgetError(p.model, ex, p.est, err)
 		}
 		if ctx.Err() != nil {
-			return budget.Reservation{}, a, p, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return budget.Reservation{}, a, p, fmt.Errorf("baar: reserving %s for %s: %w", p.est, p.model, err)
+		return nil, fmt.Errorf("baar: reserving %s for %s: %w", p.est, p.model, err)
 	}
-	a.Reserved = p.est.USD()
-	return res, a, p, nil
+	h.plan, h.res, h.a.Reserved = p, res, p.est.USD()
+	return h, nil
 }
 
 // outputTokens is the output a call may produce: its cap for every choice,

@@ -81,11 +81,13 @@ type RouteInput struct {
 	// Conversation is the id given with ContextWithConversation, if any.
 	Conversation string
 
-	r     *Router
-	msgs  []llms.MessageContent
-	co    *llms.CallOptions
-	plans [2]callPlan
-	have  [2]bool
+	r         *Router
+	msgs      []llms.MessageContent
+	opts      []llms.CallOption // the caller's, untouched
+	co        *llms.CallOptions // opts applied
+	sentBytes int64             // the text of the messages
+	plans     [2]callPlan
+	have      [2]bool
 }
 
 // Depth is the number of messages in the conversation.

@@ -25,7 +25,7 @@ type streamWatch struct {
 	mu      sync.Mutex
 	text    strings.Builder
 	bytes   int64
-	chunks  int64
+	nchunks int64
 	cut     bool
 	userErr error
 }
@@ -35,13 +35,13 @@ func (w *streamWatch) count(chunk []byte, keep bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(chunk) > 0 {
-		w.chunks++
+		w.nchunks++
 		w.bytes += int64(len(chunk))
 		if keep {
 			w.text.Write(chunk)
 		}
 	}
-	if !w.cut && max(w.chunks, (w.bytes+streamBytesPerToken-1)/streamBytesPerToken) > w.limit {
+	if !w.cut && max(w.nchunks, (w.bytes+streamBytesPerToken-1)/streamBytesPerToken) > w.limit {
 		w.cut = true
 	}
 	return w.cut
@@ -52,9 +52,10 @@ func (w *streamWatch) count(chunk []byte, keep bool) bool {
 // may still format it from their own goroutines after the call returned.
 var errStreamCut = fmt.Errorf("baar: stream cut off at its reserved output cap: %w", ErrBudgetExceeded)
 
-// wrap returns the call options with the caller's streaming functions wrapped.
-func (w *streamWatch) wrap(callOpts []llms.CallOption, co *llms.CallOptions) []llms.CallOption {
-	if f := co.StreamingFunc; f != nil {
+// wrap returns the call options with the streaming functions f and rf
+// wrapped (either may be nil).
+func (w *streamWatch) wrap(callOpts []llms.CallOption, f func(context.Context, []byte) error, rf func(context.Context, []byte, []byte) error) []llms.CallOption {
+	if f != nil {
 		callOpts = append(callOpts, llms.WithStreamingFunc(func(ctx context.Context, chunk []byte) error {
 			if err := f(ctx, chunk); err != nil {
 				w.mu.Lock()
@@ -69,9 +70,9 @@ func (w *streamWatch) wrap(callOpts []llms.CallOption, co *llms.CallOptions) []l
 			return nil
 		}))
 	}
-	if f := co.StreamingReasoningFunc; f != nil {
+	if rf != nil {
 		callOpts = append(callOpts, llms.WithStreamingReasoningFunc(func(ctx context.Context, reasoning, chunk []byte) error {
-			if err := f(ctx, reasoning, chunk); err != nil {
+			if err := rf(ctx, reasoning, chunk); err != nil {
 				w.mu.Lock()
 				w.userErr = err
 				w.mu.Unlock()
@@ -80,7 +81,7 @@ func (w *streamWatch) wrap(callOpts []llms.CallOption, co *llms.CallOptions) []l
 			// Reasoning is billed as output; the answer chunk is counted here
 			// only when no plain streaming function counts it.
 			over := w.count(reasoning, false)
-			if co.StreamingFunc == nil {
+			if f == nil {
 				over = w.count(chunk, true)
 			}
 			if over {
@@ -99,4 +100,18 @@ func (w *streamWatch) state() (text string, cut bool, userErr error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.text.String(), w.cut, w.userErr
+}
+
+// received is the number of bytes streamed so far, reasoning included.
+func (w *streamWatch) received() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bytes
+}
+
+// chunks is the number of non-empty chunks that reached the caller.
+func (w *streamWatch) chunks() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.nchunks
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -288,4 +290,135 @@ func BenchmarkStreamingChunk(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/chunks, "ns/chunk")
 	})
+}
+
+// noUsageStreamer streams a short answer after reasoning deltas that reach
+// a plain streaming function as empty chunks (langchaingo's openai client on
+// a reasoning model), and reports no usage.
+type noUsageStreamer struct{ reasoningChunks int }
+
+func (s noUsageStreamer) GenerateContent(ctx context.Context, _ []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
+	var o llms.CallOptions
+	for _, opt := range options {
+		opt(&o)
+	}
+	if o.StreamingFunc != nil {
+		for range s.reasoningChunks {
+			if err := o.StreamingFunc(ctx, []byte{}); err != nil {
+				return nil, err
+			}
+		}
+		if err := o.StreamingFunc(ctx, []byte("ok")); err != nil {
+			return nil, err
+		}
+	}
+	return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: "ok", StopReason: "stop"}}}, nil
+}
+
+func (s noUsageStreamer) Call(ctx context.Context, p string, o ...llms.CallOption) (string, error) {
+	return llms.GenerateFromSinglePrompt(ctx, s, p, o...)
+}
+
+// A stream without usage is billed its reservation: the bytes a streaming
+// function saw are no measure of the output (hidden reasoning, tool calls).
+func TestStreamWithoutUsageBillsTheReservation(t *testing.T) {
+	ctx := context.Background()
+	s := noUsageStreamer{reasoningChunks: 1000}
+	hook, got := reports()
+	r := newRouter(t, s, s, baar.WithScorer(fixedScore(0)), baar.WithBudget(1), baar.WithReportFunc(hook),
+		baar.WithMaxOutputTokens(1000))
+	_, err := r.GenerateContent(ctx, human("hi"), llms.WithStreamingFunc(func(context.Context, []byte) error { return nil }))
+	require.NoError(t, err)
+	a := got()[0].Attempts[0]
+	assert.Equal(t, baar.UsageFromReservation, a.UsageSource)
+	assert.Equal(t, a.Reserved, a.Cost)
+	assert.GreaterOrEqual(t, a.Cost, 0.002, "1,000 output tokens at $2/M")
+}
+
+// An error from the caller's own streaming function stops the call: it is
+// returned as is, the attempt is billed (the provider produced output), and
+// the Router does not fail over to a second paid call.
+func TestCallerStreamingErrorIsTheCallers(t *testing.T) {
+	ctx := context.Background()
+	sinkDown := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED} // the caller's downstream
+	capable := &baartest.Model{Name: "capable", StreamChunkSize: 4}
+	cheap := &baartest.Model{Name: "cheap", StreamChunkSize: 4}
+	hook, got := reports()
+	r := newRouter(t, cheap, capable, baar.WithScorer(fixedScore(1)), baar.WithBudget(1), baar.WithReportFunc(hook))
+	chunks := 0
+	sink := func(context.Context, []byte) error {
+		if chunks++; chunks == 5 {
+			return sinkDown
+		}
+		return nil
+	}
+	_, err := r.GenerateContent(ctx, human("hello there, tell me a long story"), llms.WithStreamingFunc(sink))
+	require.ErrorIs(t, err, syscall.ECONNREFUSED, "the caller's own error")
+	assert.False(t, errors.Is(err, baar.ErrBudgetExceeded))
+	assert.Zero(t, cheap.Calls(), "no failover for the caller's error")
+	rep := got()[0]
+	require.Len(t, rep.Attempts, 1)
+	a := rep.Attempts[0]
+	assert.Equal(t, baar.ClassCaller, a.ErrClass)
+	assert.Positive(t, a.Cost, "billed: the provider produced what was streamed")
+	assert.InDelta(t, a.Cost, r.Spent(), 1e-12)
+	st, err := r.State(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.Reserved)
+}
+
+// A provider that ignores max_tokens and sends more than the reservation in
+// chunks too big to cut in time is billed the truth, and what follows is
+// refused: the promise of a hard cap holds for providers that honour
+// max_tokens; for the others the ledger records what they billed.
+func TestStreamAboveReservationRecordsTheTruth(t *testing.T) {
+	ctx := context.Background()
+	s := &scripted{reply: func(_ int, o llms.CallOptions) (*llms.ContentResponse, error) {
+		text := strings.Repeat(" a", 300) // 300 tokens in one 600-byte chunk; max_tokens was 100
+		if err := o.StreamingFunc(ctx, []byte(text)); err != nil {
+			return nil, err
+		}
+		return openAIUsage(10, 300), nil
+	}}
+	hook, got := reports()
+	r := newRouter(t, s, s, baar.WithScorer(fixedScore(0)), baar.WithBudget(0.001), baar.WithReportFunc(hook))
+	_, err := r.GenerateContent(ctx, human("hi"), llms.WithMaxTokens(100), llms.WithStreamingFunc(func(context.Context, []byte) error { return nil }))
+	require.NoError(t, err)
+	a := got()[0].Attempts[0]
+	assert.Equal(t, int64(300), a.Usage.OutputTokens)
+	assert.Greater(t, a.Cost, a.Reserved, "the truth, above the reservation")
+	assert.InDelta(t, a.Cost, r.Spent(), 1e-12)
+}
+
+// A stream that breaks after chunks reached the caller is not failed over:
+// the caller's stream and the returned error tell the same story.
+func TestBrokenStreamIsNotSplicedWithAnotherAnswer(t *testing.T) {
+	boom := &llms.Error{Code: llms.ErrCodeProviderUnavailable, Message: "connection reset mid-stream"}
+	capable := &scripted{reply: func(_ int, o llms.CallOptions) (*llms.ContentResponse, error) {
+		for _, c := range []string{"It helps ", "to measure "} {
+			if err := o.StreamingFunc(context.Background(), []byte(c)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, boom
+	}}
+	cheap := &scripted{reply: answer(10, 10)}
+	r := newRouter(t, cheap, capable, baar.WithScorer(fixedScore(1)), baar.WithMaxOutputTokens(100))
+	var streamed strings.Builder
+	_, err := r.GenerateContent(context.Background(), human("q"), llms.WithStreamingFunc(func(_ context.Context, b []byte) error {
+		streamed.Write(b)
+		return nil
+	}))
+	var si *baar.StreamInterruptedError
+	require.ErrorAs(t, err, &si)
+	assert.Equal(t, "It helps to measure ", si.Partial)
+	assert.Equal(t, streamed.String(), si.Partial, "what was streamed is what the error holds")
+	assert.ErrorIs(t, err, boom)
+	assert.Zero(t, cheap.Calls(), "no failover once the caller saw chunks")
+
+	// Before any chunk, failover still happens.
+	capable.reply = func(int, llms.CallOptions) (*llms.ContentResponse, error) { return nil, boom }
+	_, err = r.GenerateContent(context.Background(), human("q"), llms.WithStreamingFunc(func(context.Context, []byte) error { return nil }))
+	require.NoError(t, err)
+	assert.Equal(t, 1, cheap.Calls())
 }
