@@ -23,9 +23,22 @@ func newMemoryTarget(w *world) target {
 func (m *memoryTarget) ledger(int) budget.Ledger { return m.led }
 func (m *memoryTarget) restart(int)              {}
 func (m *memoryTarget) arm(*world) string        { return "" }
-func (m *memoryTarget) fault(*world) string      { return "" }
 func (m *memoryTarget) quiesce(*world)           {}
 func (m *memoryTarget) close()                   {}
+
+// fault raises the limit of a nearly spent budget, as an operator does
+// (SetLimit): a Memory never resets.
+func (m *memoryTarget) fault(w *world) string {
+	st, _ := m.led.State(context.Background())
+	if st.Remaining() > w.limit/10 || w.limit > 1<<50 {
+		return ""
+	}
+	if err := m.led.SetLimit(2 * w.limit); err != nil {
+		w.t.Fatal(err)
+	}
+	w.limit *= 2
+	return "limit-raised"
+}
 
 func (m *memoryTarget) audit(string) (budget.State, bool, error) {
 	st, err := m.led.State(context.Background())

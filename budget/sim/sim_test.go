@@ -31,19 +31,37 @@ type simulation struct {
 	bug string
 	// steps is the number of steps of each fixed seed.
 	steps int
+	// redis: the ledger needs Redis (mk is then set by the test).
+	redis bool
 }
 
 func simulations() []simulation {
 	return []simulation{
 		{name: "memory", steps: 20000, mk: newMemoryTarget,
-			cfg: config{procs: 3, crashPm: 5}},
+			cfg: config{procs: 3, crashPm: 5, limit: 50_000_000, faults: true, faultPct: 2}},
 		{name: "scoped", steps: 20000, mk: newScopedTarget,
 			cfg: config{procs: 3, crashPm: 50, keys: true, window: true, leases: true, lease: time.Minute}},
 		{name: "file", steps: 4000, mk: newFileTarget,
 			cfg: fileConfig(false)},
 		{name: "file-lossy", steps: 4000, mk: newFileTarget, cfg: fileConfig(true),
 			bug: "budget.File does not detect a journal that lost acknowledged records (truncated, replaced by a stale copy, removed then recreated by a restart, or cut back by a power loss after an fsync that lied): its spend restarts lower (fix: journal identity and high-water mark)"},
+		{name: "redis", steps: 1500, redis: true, cfg: redisConfig(false)},
+		{name: "redis-lossy", steps: 1500, redis: true, cfg: redisConfig(true),
+			bug: "redisledger does not detect the loss of its keys (Redis restarted empty, or evicting them): spend restarts from $0 and reservation IDs are issued again (fix: an epoch)"},
+		{name: "redis-retries", steps: 1500, redis: true, cfg: redisRetries(),
+			bug: "with go-redis's default MaxRetries (3), a Reserve whose reply was lost is sent again: the first reservation is an orphan nobody can settle, charged in full when its lease expires (phantom spend); redisledger should make Reserve idempotent or require MaxRetries -1"},
 	}
+}
+
+func redisRetries() config {
+	c := redisConfig(false)
+	c.retries = true
+	return c
+}
+
+func redisConfig(lossy bool) config {
+	return config{procs: 3, crashPm: 20, keys: true, window: true, leases: true, lease: time.Minute,
+		faults: true, faultPct: 4, lossy: lossy}
 }
 
 func fileConfig(lossy bool) config {
@@ -57,6 +75,9 @@ func TestSimulation(t *testing.T) {
 			if s.bug != "" && !*knownFlag {
 				t.Skipf("known bug, fix pending: %s (run with -sim.known to reproduce)", s.bug)
 			}
+			if s.redis {
+				s.mk = newRedisTarget(redisAddr(t))
+			}
 			runSimulation(t, s)
 		})
 	}
@@ -68,6 +89,7 @@ func runSimulation(t *testing.T, s simulation) {
 	cfg := s.cfg
 	cfg.kind = s.name
 	cfg.steps = s.steps
+	cfg.known = s.bug != ""
 	if raceEnabled {
 		cfg.steps /= 10
 	}

@@ -51,6 +51,9 @@ type config struct {
 	faultPct int           // percent of steps that inject a fault
 	crashPm  int           // per mille of steps that crash a process
 	lease    time.Duration // the reservation lease
+	retries  bool          // Redis clients retry failed commands (go-redis's default)
+	known    bool          // the run is of a known bug's faults (-sim.known)
+	limit    budget.Amount // the global limit; 0 means $0.001
 }
 
 // callState is where a simulated call's reservation stands.
@@ -205,7 +208,7 @@ type world struct {
 	lossy   int   // faults that lost acknowledged state so far
 	step    int
 	st      stats
-	trace   [48]event
+	trace   [64]event
 	ntrace  int
 	digest  uint64 // FNV-1a of the history, to tell replays apart
 }
@@ -225,6 +228,9 @@ func newWorld(t testing.TB, seed uint64, cfg config, mk func(w *world) target) *
 	// Start a few minutes before midnight, at a seeded offset, so that
 	// the first window boundary comes early.
 	w.now = w.now.Add(time.Duration(w.rng.IntN(300_000)) * time.Millisecond)
+	if cfg.limit > 0 {
+		w.limit = cfg.limit
+	}
 	w.lim = budget.Limits{Lease: cfg.lease, Now: func() time.Time { return w.now }}
 	if cfg.window {
 		w.lim.Window = budget.Window{Period: budget.Daily}
@@ -308,7 +314,7 @@ func (w *world) fail(format string, args ...any) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s seed %d step %d (history %016x): %s\n", w.cfg.kind, w.seed, w.step, w.digest, fmt.Sprintf(format, args...))
 	fmt.Fprintf(&b, "replay: go test ./budget/sim -run 'TestSimulation/%s' -seed %d", w.cfg.kind, w.seed)
-	if w.cfg.lossy {
+	if w.cfg.known {
 		b.WriteString(" -sim.known")
 	}
 	b.WriteString("\nlast events:\n")
@@ -361,11 +367,11 @@ func (w *world) stepOnce() {
 		return
 	}
 	switch n := w.rng.IntN(100); {
-	case n < 40:
+	case n < 34:
 		w.doReserve()
-	case n < 62:
+	case n < 60:
 		w.doSettle(true)
-	case n < 72:
+	case n < 70:
 		w.doSettle(false)
 	case n < 77:
 		w.doRetry()
