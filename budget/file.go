@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baarcore/baar/budget/internal/faultfs"
 )
 
 // DefaultCompactSize is the journal size above which a File compacts it.
@@ -550,11 +552,11 @@ func (f *File) readTail(size int64) error {
 // the book is marked stale (it holds entries that may not be on disk).
 func (f *File) append() error {
 	f.buf = appendRecord(f.buf[:0], f.ents)
-	if _, err := f.jf.WriteAt(f.buf, f.off); err != nil {
+	if _, err := faultfs.WriteAt(f.jf, f.buf, f.off); err != nil {
 		f.stale = true
 		return f.unavailable("writing", err)
 	}
-	if err := f.jf.Sync(); err != nil {
+	if err := faultfs.Sync(f.jf); err != nil {
 		f.stale = true
 		return f.unavailable("syncing", err)
 	}
@@ -590,11 +592,11 @@ func writeFileSync(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(data); err != nil {
+	if _, err := faultfs.Write(w, data); err != nil {
 		w.Close()
 		return err
 	}
-	if err := w.Sync(); err != nil {
+	if err := faultfs.Sync(w); err != nil {
 		w.Close()
 		return err
 	}
@@ -605,7 +607,7 @@ func truncateSync(w *os.File, size int64) error {
 	if err := w.Truncate(size); err != nil {
 		return err
 	}
-	return w.Sync()
+	return faultfs.Sync(w)
 }
 
 func syncDir(dir string) error {
