@@ -62,7 +62,7 @@ const (
 // names say.
 const (
 	// On the call's INTERNAL span.
-	keyDecision     = attribute.Key("baar.decision")         // cheap, capable, downgraded, rejected, failover
+	keyDecision     = attribute.Key("baar.decision")         // cheap, capable, downgraded, rejected, failover, escalated
 	keyTier         = attribute.Key("baar.tier")             // cheap or capable (last attempt's, on the call span)
 	keyModel        = attribute.Key("baar.model")            // model of the last attempt
 	keyPolicy       = attribute.Key("baar.policy")           // the routing policy that chose the tier
@@ -79,8 +79,17 @@ const (
 	keyEstimated    = attribute.Key("baar.cost.estimated_usd")  // worst case computed (for a budget refusal: the refused amount)
 	keyCost         = attribute.Key("baar.cost.usd")            // actual, as settled in the budget
 
+	// On the call's INTERNAL span, for calls through a cascade (WithCascade).
+	keyCascadeVerifier   = attribute.Key("baar.cascade.verifier")
+	keyCascadeDoubt      = attribute.Key("baar.cascade.doubt") // absent when no answer was verified
+	keyCascadeThreshold  = attribute.Key("baar.cascade.threshold")
+	keyCascadeEscalated  = attribute.Key("baar.cascade.escalated")
+	keyCascadeEscalation = attribute.Key("baar.cascade.escalation") // unaffordable, failed
+	keyCascadeVerifyErr  = attribute.Key("baar.cascade.verifier_failed")
+
 	// On the attempts' CLIENT spans (with keyTier and keyCost).
 	keyUsageSource = attribute.Key("baar.usage.source") // provider, reservation, none
+	keyAttemptStep = attribute.Key("baar.attempt.step") // sample, judge, escalation, failover (absent for the answer)
 )
 
 // error.type values of calls refused or failed before any provider attempt;

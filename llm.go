@@ -35,6 +35,7 @@ type Router struct {
 	policies  []Policy    // in order: threshold, sticky, value gate, exploration, user's
 	gate      *gatePolicy // nil without WithValueFunc
 	sticky    *sticky     // nil when disabled
+	cascade   *cascade    // nil without WithCascade
 }
 
 var _ llms.Model = (*Router)(nil)
@@ -110,6 +111,9 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 	if r.scorer == nil {
 		r.scorer = scoring.Default()
 	}
+	if r.cascade, err = newCascade(c, r.scorer); err != nil {
+		return nil, err
+	}
 	if c.capableShare != nil {
 		samples := make([]scoring.Request, len(c.capableShare.samples))
 		for i, s := range c.capableShare.samples {
@@ -136,7 +140,7 @@ func (r *Router) Call(ctx context.Context, prompt string, options ...llms.CallOp
 // afford returns a *BudgetError (errors.Is ErrBudgetExceeded) without any
 // provider request.
 func (r *Router) GenerateContent(ctx context.Context, messages []llms.MessageContent, options ...llms.CallOption) (*llms.ContentResponse, error) {
-	rep := &CallReport{Start: time.Now(), BaseThreshold: r.threshold, Score: math.NaN()}
+	rep := &CallReport{Start: time.Now(), BaseThreshold: r.threshold, Score: math.NaN(), Doubt: math.NaN()}
 	ctx, span := r.tel.startCall(ctx)
 	returned := false
 	defer func() {
@@ -221,6 +225,11 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 		t = r.capable
 	}
 
+	// A cascade's cheap-first call: sample → verify → accept or escalate.
+	if r.cascade != nil && t == r.cheap && route.Policy == PolicyThreshold {
+		return r.cascadeCall(ctx, rep, in)
+	}
+
 	// Reserve, downgrading when the capable model is unaffordable.
 	h, err := r.reserve(ctx, in, t)
 	if errors.Is(err, budget.ErrExceeded) && t == r.capable {
@@ -250,6 +259,7 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 		return nil, fmt.Errorf("baar: %s failed (%w); failover to %s refused: %w", t.Name, err, r.cheap.Name, rerr)
 	}
 	rep.Decision = DecisionFailover
+	h.a.Step = StepFailover
 	return r.attempt(ctx, rep, in, h)
 }
 
@@ -295,17 +305,7 @@ func (r *Router) newRouteInput(ctx context.Context, msgs []llms.MessageContent, 
 }
 
 // effectiveThreshold raises the configured threshold with utilization.
-func (r *Router) effectiveThreshold(st budget.State) float64 {
-	util := 1.0
-	if st.Limit > 0 {
-		util = min(1, max(0, float64(st.Spent)/float64(st.Limit)))
-	}
-	eff := r.schedule(r.threshold, util)
-	if math.IsNaN(eff) || eff < r.threshold {
-		return r.threshold
-	}
-	return eff
-}
+func (r *Router) effectiveThreshold(st budget.State) float64 { return r.raise(r.threshold, st) }
 
 // stateTimeout bounds how long Spent, Remaining and Budget wait for the
 // ledger.

@@ -76,13 +76,24 @@ type config struct {
 	reportFunc   func(context.Context, *CallReport)
 	noFailover   bool
 	capableShare *capableShare
-	tel          telemetryConfig // observability options, see otel.go
+
+	// Cascade (cascade.go).
+	cascade             scoring.Verifier
+	escalationThreshold float64
+	escalationShare     *escalationShare
+	cascadeBypass       float64
+	tel                 telemetryConfig // observability options, see otel.go
 
 	// Routing policies (policy.go).
 	policies    []Policy
 	valueGate   *gatePolicy
 	exploration *exploration
 	sticky      StickyConversations
+}
+
+type escalationShare struct {
+	share   float64
+	samples []EscalationSample
 }
 
 type capableShare struct {
@@ -92,9 +103,10 @@ type capableShare struct {
 
 func newConfig(opts []Option) *config {
 	c := &config{
-		budgetUSD: DefaultBudget,
-		threshold: DefaultComplexityThreshold,
-		schedule:  DefaultThresholdSchedule,
+		budgetUSD:           DefaultBudget,
+		threshold:           DefaultComplexityThreshold,
+		escalationThreshold: DefaultEscalationThreshold,
+		schedule:            DefaultThresholdSchedule,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -409,5 +421,73 @@ func WithTelemetryLogFile(path string) Option {
 			return
 		}
 		c.tel.logWriter, c.tel.logPath = nil, path
+	})
+}
+
+// WithCascade makes the Router a cascade: the cheap model answers first, v
+// judges the answer, and the capable model is asked only when v's doubt
+// reaches the escalation threshold (default [DefaultEscalationThreshold]).
+// Use scoring.DefaultVerifier() (offline, microseconds), scoring.Agreement(k)
+// (self-consistency of k cheap answers), JudgeVerifier (a model judges), or
+// a scoring.VerifierFunc of your own (run the code the model wrote). The
+// complexity scorer no longer routes, but for the bypass (WithCascadeBypass)
+// and the policies: a sticky conversation, a value gate or a policy of yours
+// that picks a model is obeyed. See the package documentation for the data
+// path, the budget and streaming.
+func WithCascade(v scoring.Verifier) Option {
+	return optionFunc(func(c *config) {
+		if v == nil {
+			c.fail("baar: WithCascade(nil): the cascade needs a verifier, e.g. scoring.DefaultVerifier()")
+			return
+		}
+		c.cascade = v
+	})
+}
+
+// WithEscalationThreshold sets the doubt (in [0, 1]) at or above which a
+// cascade escalates to the capable model (default
+// [DefaultEscalationThreshold]). Like the complexity threshold it rises as
+// the budget is used up; ContextWithEscalationThreshold overrides it per
+// call.
+func WithEscalationThreshold(t float64) Option {
+	return optionFunc(func(c *config) {
+		if !finite(t) || t < 0 || t > 1 {
+			c.fail("baar: WithEscalationThreshold(%v): the threshold must be in [0, 1]", t)
+			return
+		}
+		c.escalationThreshold = t
+	})
+}
+
+// WithEscalationShare calibrates the escalation threshold so that about share
+// (in [0, 1]) of calls like samples escalate: "about 15% of calls may reach
+// the capable model". Samples are typical prompts with the cheap model's
+// answers (at least 20 recommended). It overrides WithEscalationThreshold and
+// is applied at New with the cascade's verifier.
+func WithEscalationShare(share float64, samples []EscalationSample) Option {
+	return optionFunc(func(c *config) {
+		if !finite(share) || share < 0 || share > 1 {
+			c.fail("baar: WithEscalationShare(%v): the share must be in [0, 1]", share)
+			return
+		}
+		if len(samples) == 0 {
+			c.fail("baar: WithEscalationShare: no samples to calibrate on")
+			return
+		}
+		c.escalationShare = &escalationShare{share: share, samples: append([]EscalationSample(nil), samples...)}
+	})
+}
+
+// WithCascadeBypass makes a cascade a hybrid: a call whose complexity score
+// is at or above bar (in (0, 1]) goes straight to the capable model, without
+// a cheap answer first. Off by default (see the README's benchmark for
+// why).
+func WithCascadeBypass(bar float64) Option {
+	return optionFunc(func(c *config) {
+		if !finite(bar) || bar <= 0 || bar > 1 {
+			c.fail("baar: WithCascadeBypass(%v): the bar must be in (0, 1]", bar)
+			return
+		}
+		c.cascadeBypass = bar
 	})
 }

@@ -280,6 +280,21 @@ func callAttributes(attrs []attribute.KeyValue, rep *CallReport) []attribute.Key
 	if rep.Conversation != "" {
 		attrs = append(attrs, keyConversationID.String(rep.Conversation))
 	}
+	if rep.Verifier != "" {
+		attrs = append(attrs,
+			keyCascadeVerifier.String(rep.Verifier),
+			keyCascadeThreshold.Float64(rep.EscalationThreshold),
+			keyCascadeEscalated.Bool(rep.Escalated))
+		if !math.IsNaN(rep.Doubt) {
+			attrs = append(attrs, keyCascadeDoubt.Float64(rep.Doubt))
+		}
+		if rep.Escalation != "" {
+			attrs = append(attrs, keyCascadeEscalation.String(string(rep.Escalation)))
+		}
+		if rep.VerifyErr != nil {
+			attrs = append(attrs, keyCascadeVerifyErr.Bool(true))
+		}
+	}
 	return attrs
 }
 
@@ -362,6 +377,9 @@ func attemptStartAttributes(attrs []attribute.KeyValue, tr *tierModel, a *Attemp
 	}
 	if a.Streaming {
 		attrs = append(attrs, keyRequestStream.Bool(true))
+	}
+	if a.Step != "" && a.Step != StepAnswer {
+		attrs = append(attrs, keyAttemptStep.String(string(a.Step)))
 	}
 	return attrs
 }

@@ -63,7 +63,7 @@ func (r *Router) plan(t *tierModel, msgs []llms.MessageContent, co *llms.CallOpt
 // *BudgetError.
 func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (*hold, error) {
 	h := &hold{t: t, stream: in.co.StreamingFunc, reasoning: in.co.StreamingReasoningFunc}
-	h.a = Attempt{Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: h.streaming()}
+	h.a = Attempt{Step: StepAnswer, Tier: t.label, Model: t.Name, Provider: t.Provider, Streaming: h.streaming()}
 	p, err := in.plan(t)
 	if err != nil {
 		return nil, err

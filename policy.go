@@ -146,6 +146,14 @@ func (r *Router) decide(ctx context.Context, in *RouteInput) (Route, error) {
 type thresholdPolicy struct{}
 
 func (thresholdPolicy) Route(_ context.Context, in *RouteInput, _ Route) (Route, error) {
+	if c := in.r.cascade; c != nil {
+		// A cascade judges the answer, not the prompt: the cheap model
+		// answers first, unless the score reaches the bypass bar.
+		if c.bypass > 0 && in.Score >= c.bypass {
+			return Route{Tier: TierCapable, Policy: PolicyThreshold, Reason: "score at or above the cascade's bypass"}, nil
+		}
+		return Route{Tier: TierCheap, Policy: PolicyThreshold, Reason: "cascade: the cheap model answers first"}, nil
+	}
 	if in.Score >= in.Threshold { // NaN (scorer failure) goes to the cheap model
 		return Route{Tier: TierCapable, Policy: PolicyThreshold, Reason: "score at or above threshold"}, nil
 	}

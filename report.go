@@ -26,6 +26,9 @@ const (
 	// DecisionFailover: the capable model failed with a retryable error and
 	// the cheap model was tried next.
 	DecisionFailover Decision = "failover"
+	// DecisionEscalated: a cascade's verifier doubted the cheap answer; the
+	// capable model answered.
+	DecisionEscalated Decision = "escalated"
 )
 
 // CallReport is what the Router did for one GenerateContent call. Amounts are
@@ -51,6 +54,19 @@ type CallReport struct {
 	Reason string
 	// Conversation is the ContextWithConversation id, if any.
 	Conversation string
+	// Verifier names a cascade's verifier (WithCascade); empty when the call
+	// did not go through the cascade. Doubt is its doubt about the cheap
+	// answer (NaN when none was verified) and EscalationThreshold the
+	// effective threshold it was compared with. Escalated reports that the
+	// capable model was asked (Decision is DecisionEscalated when it
+	// answered; Escalation says why it did not). VerifyErr is the verifier's
+	// error: the call was then escalated.
+	Verifier            string
+	Doubt               float64
+	EscalationThreshold float64
+	Escalated           bool
+	Escalation          Escalation
+	VerifyErr           error
 	// Budget is the cap; SpentBefore and SpentAfter the settled spend when the
 	// call started and ended; Remaining what was left at the end (cap − spent
 	// − reservations of calls in flight).
@@ -89,6 +105,9 @@ const (
 
 // Attempt is one provider call made by the Router.
 type Attempt struct {
+	// Step says what the attempt was for: the answer, a sample, a judge's
+	// call, an escalation or a failover.
+	Step     AttemptStep
 	Tier     TierLabel
 	Model    string
 	Provider string

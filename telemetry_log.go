@@ -79,6 +79,14 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 		s := rep.Score
 		rec.Score = &s
 	}
+	if rep.Verifier != "" {
+		rec.Verifier, rec.EscalationThreshold = rep.Verifier, finiteOr0(rep.EscalationThreshold)
+		rec.Escalated, rec.Escalation = rep.Escalated, string(rep.Escalation)
+		if finite(rep.Doubt) {
+			d := rep.Doubt
+			rec.Doubt = &d
+		}
+	}
 	if len(rep.Attempts) > 0 {
 		rec.Attempts = make([]telemetrylog.Attempt, len(rep.Attempts))
 	}
@@ -97,6 +105,9 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 			FinishReasons: a.FinishReasons,
 			Error:         string(a.ErrClass),
 			LatencyMS:     millis(a.Latency),
+		}
+		if a.Step != StepAnswer {
+			la.Step = string(a.Step)
 		}
 		if a.UsageSource == UsageFromProvider {
 			u := a.Usage

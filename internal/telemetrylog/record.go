@@ -35,7 +35,7 @@ type Record struct {
 	V int `json:"v"`
 	// Time is when the call started (RFC 3339 with nanoseconds, UTC).
 	Time time.Time `json:"time"`
-	// Decision is cheap, capable, downgraded, rejected or failover.
+	// Decision is cheap, capable, downgraded, rejected, failover or escalated.
 	Decision string `json:"decision"`
 	// Tier and Model are those of the last attempt (empty for a refusal).
 	Tier  string `json:"tier,omitempty"`
@@ -53,6 +53,16 @@ type Record struct {
 	ScorerFailed  bool     `json:"scorer_failed,omitempty"`
 	Threshold     float64  `json:"threshold"`
 	BaseThreshold float64  `json:"base_threshold"`
+	// Cascade figures (WithCascade), absent for calls that did not go
+	// through one: the verifier's name, its doubt (nil when no answer was
+	// verified), the escalation threshold, whether the call escalated and,
+	// when the capable model did not answer, why ("unaffordable",
+	// "failed").
+	Verifier            string   `json:"verifier,omitempty"`
+	Doubt               *float64 `json:"doubt,omitempty"`
+	EscalationThreshold float64  `json:"escalation_threshold,omitempty"`
+	Escalated           bool     `json:"escalated,omitempty"`
+	Escalation          string   `json:"escalation,omitempty"`
 	// Tokens are the provider-reported tokens of all attempts.
 	Tokens Tokens `json:"tokens"`
 	// EstimatedUSD is the worst-case cost computed for the call (for a budget
@@ -90,6 +100,9 @@ type Tokens struct {
 
 // Attempt is one provider attempt of a call.
 type Attempt struct {
+	// Step is what the attempt was for: "answer" (omitted), "sample",
+	// "judge", "escalation" or "failover".
+	Step          string   `json:"step,omitempty"`
 	Tier          string   `json:"tier"`
 	Model         string   `json:"model"`
 	Provider      string   `json:"provider,omitempty"`
