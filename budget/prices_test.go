@@ -114,7 +114,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestParsePriceTableErrors(t *testing.T) {
-	const header = "model,aliases,input,output,cached_input,cache_write,long_threshold,long_input,long_output,max_input,max_output,source,checked\n"
+	const header = "model,aliases,input,output,cached_input,cache_write,long_threshold,long_input,long_output,max_input,max_output,mode,source,checked\n"
 	const src = "s"
 	tests := []struct {
 		name, data, mention string
@@ -123,18 +123,19 @@ func TestParsePriceTableErrors(t *testing.T) {
 		{"bad header", "model,input\n", "header"},
 		{"no rows", header, "no rows"},
 		{"short row", header + "a,,1,1\n", "wrong number of fields"},
-		{"bad number", header + "a,,x,1,,,,,,,," + src + ",2025-01-01\n", "input"},
-		{"bad count", header + "a,,1,1,,,,,,1.5,," + src + ",2025-01-01\n", "max_input"},
-		{"missing input", header + "a,,,1,,,,,,,," + src + ",2025-01-01\n", "required"},
-		{"invalid price", header + "a,,-1,1,,,,,,,," + src + ",2025-01-01\n", "negative"},
-		{"incomplete tier", header + "a,,1,1,,,10,,,,," + src + ",2025-01-01\n", "incomplete"},
-		{"no source", header + "a,,1,1,,,,,,,,,2025-01-01\n", "no source"},
-		{"bad date", header + "a,,1,1,,,,,,,," + src + ",2025-13-01\n", "checked"},
-		{"future date", header + "a,,1,1,,,,,,,," + src + ",2999-01-01\n", "after PricesChecked"},
-		{"upper case id", header + "A,,1,1,,,,,,,," + src + ",2025-01-01\n", "lower case"},
-		{"spaces in id", header + " a,,1,1,,,,,,,," + src + ",2025-01-01\n", "bad model id"},
-		{"duplicate id", header + "a,,1,1,,,,,,,," + src + ",2025-01-01\na,,1,1,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
-		{"alias of another id", header + "a,,1,1,,,,,,,," + src + ",2025-01-01\nb,A,1,1,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
+		{"bad number", header + "a,,x,1,,,,,,,,," + src + ",2025-01-01\n", "input"},
+		{"bad count", header + "a,,1,1,,,,,,1.5,,," + src + ",2025-01-01\n", "max_input"},
+		{"missing input", header + "a,,,1,,,,,,,,," + src + ",2025-01-01\n", "required"},
+		{"invalid price", header + "a,,-1,1,,,,,,,,," + src + ",2025-01-01\n", "negative"},
+		{"incomplete tier", header + "a,,1,1,,,10,,,,,," + src + ",2025-01-01\n", "incomplete"},
+		{"bad mode", header + "a,,1,1,,,,,,,,chat," + src + ",2025-01-01\n", "mode"},
+		{"no source", header + "a,,1,1,,,,,,,,,,2025-01-01\n", "no source"},
+		{"bad date", header + "a,,1,1,,,,,,,,," + src + ",2025-13-01\n", "checked"},
+		{"future date", header + "a,,1,1,,,,,,,,," + src + ",2999-01-01\n", "after PricesChecked"},
+		{"upper case id", header + "A,,1,1,,,,,,,,," + src + ",2025-01-01\n", "lower case"},
+		{"spaces in id", header + " a,,1,1,,,,,,,,," + src + ",2025-01-01\n", "bad model id"},
+		{"duplicate id", header + "a,,1,1,,,,,,,,," + src + ",2025-01-01\na,,1,1,,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
+		{"alias of another id", header + "a,,1,1,,,,,,,,," + src + ",2025-01-01\nb,A,1,1,,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +144,7 @@ func TestParsePriceTableErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.mention)
 		})
 	}
-	tbl, err := parsePriceTable("# comment\n" + header + "b,x y,1,2,,,,,,,," + src + ",2025-01-01\na,,0,0,,,,,,,," + src + ",2025-01-01\n")
+	tbl, err := parsePriceTable("# comment\n" + header + "b,x y,1,2,,,,,,,,," + src + ",2025-01-01\na,,0,0,,,,,,,,," + src + ",2025-01-01\n")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, tbl.models)
 	assert.Len(t, tbl.byID, 4)
