@@ -15,7 +15,7 @@ import (
 
 // PricesChecked is the date (YYYY-MM-DD) the embedded price table was last
 // checked against its sources: the latest Checked date of its rows.
-const PricesChecked = "2026-11-25"
+const PricesChecked = "2026-12-02"
 
 // pricesCSV is the embedded price table; see the comment at its top for the
 // columns.

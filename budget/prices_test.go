@@ -26,7 +26,7 @@ func TestPriceTableRows(t *testing.T) {
 	assert.True(t, slices.IsSorted(models), "Models is sorted")
 	assert.Len(t, slices.Compact(slices.Clone(models)), len(models), "Models has no duplicates")
 
-	latest := ""
+	latest, embeddings := "", 0
 	for _, m := range models {
 		p, ok := Lookup(m)
 		require.True(t, ok, m)
@@ -37,7 +37,15 @@ func TestPriceTableRows(t *testing.T) {
 		assert.LessOrEqual(t, p.Checked, PricesChecked, m)
 		latest = max(latest, d.Format(time.DateOnly))
 		assert.Positive(t, p.Input, m)
-		assert.Positive(t, p.Output, m)
+		if p.Mode == ModeEmbedding {
+			assert.Zero(t, p.Output, "%s: an embedding model has no output tokens", m)
+			assert.Zero(t, p.MaxOutputTokens, m)
+			assert.Positive(t, p.MaxInputTokens, m)
+			embeddings++
+		} else {
+			assert.Empty(t, p.Mode, m)
+			assert.Positive(t, p.Output, m)
+		}
 		if p.CachedInput != 0 {
 			assert.Less(t, p.CachedInput, p.Input, "%s: a cache read is a discount", m)
 		}
@@ -49,6 +57,25 @@ func TestPriceTableRows(t *testing.T) {
 		}
 	}
 	assert.Equal(t, PricesChecked, latest, "PricesChecked is the latest row date")
+	assert.Equal(t, 6, embeddings, "embedding models")
+}
+
+func TestEmbeddingPrices(t *testing.T) {
+	for model, input := range map[string]float64{
+		"text-embedding-3-small": 0.02, "openai/text-embedding-3-large": 0.13, "text-embedding-ada-002": 0.10,
+		"models/gemini-embedding-001": 0.15, "text-embedding-004": 0.10, "mistral/mistral-embed": 0.10,
+	} {
+		p, ok := Lookup(model)
+		require.True(t, ok, model)
+		assert.Equal(t, input, p.Input, model)
+		assert.Equal(t, ModeEmbedding, p.Mode, model)
+		// 1M input tokens cost the input price; output is free.
+		c, err := p.Cost(Usage{InputTokens: 1_000_000, OutputTokens: 100})
+		require.NoError(t, err)
+		want, err := FromUSD(input)
+		require.NoError(t, err)
+		assert.Equal(t, want, c, model)
+	}
 }
 
 func TestModelsReturnsACopy(t *testing.T) {

@@ -114,7 +114,7 @@ func (t *PriceTable) Len() int {
 }
 
 // Source returns the table's provenance, for reports and spans: for example
-// "embedded, checked 2026-11-25" or "model_prices_and_context_window.json,
+// "embedded, checked 2026-12-02" or "model_prices_and_context_window.json,
 // checked 2026-12-01". A layered table joins the sources of its tables from
 // the highest precedence to the lowest with " > ". Each price also carries
 // its own row's provenance in [Price.Source] and [Price.Checked].
