@@ -204,7 +204,8 @@ func LoadLiteLLMPricesFile(path string, opts ...LoadOption) (*PriceTable, error)
 //	input/output_cost_per_token_above_128k_tokens   the same with a 128,000-token threshold
 //	output_cost_per_reasoning_token                 when above output_cost_per_token, it becomes Output
 //	                                                (the budget over-counts other output rather than under-count reasoning)
-//	max_input_tokens, max_output_tokens             MaxInputTokens, MaxOutputTokens (max_tokens when max_output_tokens is absent)
+//	max_input_tokens, max_output_tokens             MaxInputTokens, MaxOutputTokens (max_tokens when max_output_tokens is absent;
+//	                                                for an embedding row, max_tokens when max_input_tokens is absent, no output limit)
 //	mode                                            "embedding" becomes Mode
 //
 // Validation fails closed: a loaded row with a missing, negative, non-numeric
@@ -431,9 +432,18 @@ func liteLLMPrice(f map[string]json.RawMessage, mode string) (Price, error) {
 		}
 		p.LongContextThreshold, p.LongInput, p.LongOutput = tier.threshold, in, out
 	}
-	count("max_input_tokens", &p.MaxInputTokens)
-	if !count("max_output_tokens", &p.MaxOutputTokens) {
-		count("max_tokens", &p.MaxOutputTokens)
+	// max_tokens is LiteLLM's legacy limit: the output limit when
+	// max_output_tokens is absent, but an embedding model's input limit
+	// (it has no output tokens).
+	if mode == ModeEmbedding {
+		if !count("max_input_tokens", &p.MaxInputTokens) {
+			count("max_tokens", &p.MaxInputTokens)
+		}
+	} else {
+		count("max_input_tokens", &p.MaxInputTokens)
+		if !count("max_output_tokens", &p.MaxOutputTokens) {
+			count("max_tokens", &p.MaxOutputTokens)
+		}
 	}
 	return p, errors.Join(errs...)
 }

@@ -69,12 +69,12 @@ func TestLoadLiteLLMPricesFixture(t *testing.T) {
 		// Free (local) model; 8192.0 is a whole number of tokens.
 		{"ollama/llama3.1", Price{MaxInputTokens: 8192, MaxOutputTokens: 8192}},
 		{"together_ai/mistralai/mixtral-8x7b-instruct-v0.1", Price{Input: 0.6, Output: 0.6}},
-		{"text-embedding-3-small", Price{Input: 0.02, MaxInputTokens: 8191, MaxOutputTokens: 8191, Mode: ModeEmbedding}},
-		{"text-embedding-3-large", Price{Input: 0.13, MaxInputTokens: 8191, MaxOutputTokens: 8191, Mode: ModeEmbedding}},
-		{"text-embedding-ada-002", Price{Input: 0.1, MaxInputTokens: 8191, MaxOutputTokens: 8191, Mode: ModeEmbedding}},
-		{"gemini/gemini-embedding-001", Price{Input: 0.15, MaxInputTokens: 2048, MaxOutputTokens: 2048, Mode: ModeEmbedding}},
-		{"text-embedding-004", Price{Input: 0.1, MaxInputTokens: 2048, MaxOutputTokens: 2048, Mode: ModeEmbedding}},
-		{"mistral/mistral-embed", Price{Input: 0.1, MaxInputTokens: 8192, MaxOutputTokens: 8192, Mode: ModeEmbedding}},
+		{"text-embedding-3-small", Price{Input: 0.02, MaxInputTokens: 8191, Mode: ModeEmbedding}},
+		{"text-embedding-3-large", Price{Input: 0.13, MaxInputTokens: 8191, Mode: ModeEmbedding}},
+		{"text-embedding-ada-002", Price{Input: 0.1, MaxInputTokens: 8191, Mode: ModeEmbedding}},
+		{"gemini/gemini-embedding-001", Price{Input: 0.15, MaxInputTokens: 2048, Mode: ModeEmbedding}},
+		{"text-embedding-004", Price{Input: 0.1, MaxInputTokens: 2048, Mode: ModeEmbedding}},
+		{"mistral/mistral-embed", Price{Input: 0.1, MaxInputTokens: 8192, Mode: ModeEmbedding}},
 	} {
 		got, ok := tbl.Lookup(w.model)
 		if !assert.True(t, ok, w.model) {
