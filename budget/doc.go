@@ -28,4 +28,18 @@
 // [Lookup] reads an embedded, dated table of list prices (each row carries its
 // source and check date). An unknown model has no price: callers must fail
 // closed, never assume $0. Prices are never fetched from the network.
+//
+// The embedded table ages. [LoadLiteLLMPrices] reads the price file the
+// ecosystem maintains (LiteLLM's model_prices_and_context_window.json), from
+// disk, fail-closed: a bad row or a price that moved more than tenfold
+// against the embedded one is an error naming the model and its line. Stack
+// tables with [LayerPrices] so that your own prices win over the file's,
+// which win over the embedded ones:
+//
+//	file, err := budget.LoadLiteLLMPricesFile("model_prices_and_context_window.json")
+//	if err != nil { … }
+//	mine, err := budget.NewPriceTable("contract", map[string]budget.Price{"gpt-4o": {Input: 2, Output: 8}})
+//	if err != nil { … }
+//	prices := budget.LayerPrices(budget.EmbeddedPrices(), file, mine)
+//	p, ok := prices.Lookup("gpt-4o") // p.Source, p.Checked: where the price comes from
 package budget

@@ -32,11 +32,18 @@ type Price struct {
 	// resort for a reservation.
 	MaxInputTokens  int64
 	MaxOutputTokens int64
+	// Mode is "" for a chat or completion model and [ModeEmbedding] for an
+	// embedding model, whose Output is 0. Informational.
+	Mode string
 	// Source and Checked say where the price comes from and when it was last
-	// checked (YYYY-MM-DD). Informational.
+	// checked (YYYY-MM-DD). Informational: a router shows them in its reports
+	// and spans.
 	Source  string
 	Checked string
 }
+
+// ModeEmbedding is the [Price.Mode] of an embedding model.
+const ModeEmbedding = "embedding"
 
 // Rates is a [Price] compiled to integers for billing: each per-million-token
 // price becomes an integer count of femto-dollars (1e-15 USD) per token, which

@@ -15,7 +15,7 @@ import (
 
 // PricesChecked is the date (YYYY-MM-DD) the embedded price table was last
 // checked against its sources: the latest Checked date of its rows.
-const PricesChecked = "2026-11-25"
+const PricesChecked = "2026-12-02"
 
 // pricesCSV is the embedded price table; see the comment at its top for the
 // columns.
@@ -23,67 +23,49 @@ const PricesChecked = "2026-11-25"
 //go:embed prices.csv
 var pricesCSV string
 
-// priceTable is the parsed price table.
-type priceTable struct {
-	byID   map[string]*Price // lower-case model ids and aliases
-	models []string          // canonical ids, sorted
-}
-
 // loadPrices parses the embedded table once. A table that fails to parse
 // (which the tests rule out) leaves Lookup without prices: callers fail
 // closed.
-var loadPrices = sync.OnceValues(func() (*priceTable, error) {
-	return parsePriceTable(pricesCSV)
+var loadPrices = sync.OnceValues(func() (*PriceTable, error) {
+	t, err := parsePriceTable(pricesCSV)
+	if err != nil {
+		return nil, err
+	}
+	t.source = "embedded, checked " + PricesChecked
+	return t, nil
 })
 
 // Lookup returns the list price of model from the embedded table (see
-// [PricesChecked]) and whether there is one. The match is exact but for case,
-// surrounding spaces and leading provider prefixes ("openai/gpt-4o",
-// "groq/llama-3.1-8b-instant", "models/gemini-2.5-pro"), which are removed one
-// path segment at a time until an id matches; a few provider aliases of the
-// same model at the same price are known too ("claude-sonnet-4-5" for
-// "claude-sonnet-4-5-20250929", the dated snapshots of OpenAI ids). An
-// unknown model returns false and a zero Price: never treat it as free.
+// [PricesChecked]) and whether there is one: it is
+// EmbeddedPrices().Lookup(model) (see [PriceTable.Lookup]). Besides case and
+// leading provider prefixes ("openai/gpt-4o", "groq/llama-3.1-8b-instant",
+// "models/gemini-2.5-pro"), a few provider aliases of the same model at the
+// same price are known ("claude-sonnet-4-5" for "claude-sonnet-4-5-20250929",
+// the dated snapshots of OpenAI ids). An unknown model returns false and a
+// zero Price: never treat it as free.
 //
 // A prefix is not checked against the model's provider: "azure/gpt-4o" gets
-// OpenAI's list price for gpt-4o.
+// OpenAI's list price for gpt-4o. Load a provider's own prices with
+// [LoadLiteLLMPrices] and stack them with [LayerPrices].
 func Lookup(model string) (Price, bool) {
-	t, err := loadPrices()
-	if err != nil {
-		return Price{}, false
-	}
-	key := strings.ToLower(strings.TrimSpace(model))
-	for {
-		if p, ok := t.byID[key]; ok {
-			return *p, true
-		}
-		i := strings.IndexByte(key, '/')
-		if i < 0 {
-			return Price{}, false
-		}
-		key = key[i+1:]
-	}
+	return EmbeddedPrices().Lookup(model)
 }
 
 // Models returns the ids of the models in the embedded price table, sorted
 // (aliases excluded).
 func Models() []string {
-	t, err := loadPrices()
-	if err != nil {
-		return nil
-	}
-	return slices.Clone(t.models)
+	return EmbeddedPrices().Models()
 }
 
 // priceColumns are the columns of prices.csv, in order.
 var priceColumns = []string{
 	"model", "aliases", "input", "output", "cached_input", "cache_write",
 	"long_threshold", "long_input", "long_output", "max_input", "max_output",
-	"source", "checked",
+	"mode", "source", "checked",
 }
 
 // parsePriceTable parses a price table in the format of prices.csv.
-func parsePriceTable(data string) (*priceTable, error) {
+func parsePriceTable(data string) (*PriceTable, error) {
 	r := csv.NewReader(strings.NewReader(data))
 	r.Comment = '#'
 	r.FieldsPerRecord = len(priceColumns)
@@ -94,7 +76,7 @@ func parsePriceTable(data string) (*priceTable, error) {
 	if !slices.Equal(header, priceColumns) {
 		return nil, fmt.Errorf("price table: unexpected header %q", header)
 	}
-	t := &priceTable{byID: make(map[string]*Price)}
+	t := &PriceTable{byID: make(map[string]*Price)}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -169,7 +151,14 @@ func parsePriceRow(rec []string) (*Price, error) {
 	if rec[2] == "" || rec[3] == "" {
 		errs = append(errs, errors.New("input and output prices are required"))
 	}
-	p.Source, p.Checked = rec[11], rec[12]
+	switch rec[11] {
+	case "":
+	case ModeEmbedding:
+		p.Mode = ModeEmbedding
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: want empty (chat) or %q", rec[11], ModeEmbedding))
+	}
+	p.Source, p.Checked = rec[12], rec[13]
 	if p.Source == "" {
 		errs = append(errs, errors.New("no source"))
 	}

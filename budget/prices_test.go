@@ -26,7 +26,7 @@ func TestPriceTableRows(t *testing.T) {
 	assert.True(t, slices.IsSorted(models), "Models is sorted")
 	assert.Len(t, slices.Compact(slices.Clone(models)), len(models), "Models has no duplicates")
 
-	latest := ""
+	latest, embeddings := "", 0
 	for _, m := range models {
 		p, ok := Lookup(m)
 		require.True(t, ok, m)
@@ -37,7 +37,15 @@ func TestPriceTableRows(t *testing.T) {
 		assert.LessOrEqual(t, p.Checked, PricesChecked, m)
 		latest = max(latest, d.Format(time.DateOnly))
 		assert.Positive(t, p.Input, m)
-		assert.Positive(t, p.Output, m)
+		if p.Mode == ModeEmbedding {
+			assert.Zero(t, p.Output, "%s: an embedding model has no output tokens", m)
+			assert.Zero(t, p.MaxOutputTokens, m)
+			assert.Positive(t, p.MaxInputTokens, m)
+			embeddings++
+		} else {
+			assert.Empty(t, p.Mode, m)
+			assert.Positive(t, p.Output, m)
+		}
 		if p.CachedInput != 0 {
 			assert.Less(t, p.CachedInput, p.Input, "%s: a cache read is a discount", m)
 		}
@@ -49,6 +57,25 @@ func TestPriceTableRows(t *testing.T) {
 		}
 	}
 	assert.Equal(t, PricesChecked, latest, "PricesChecked is the latest row date")
+	assert.Equal(t, 6, embeddings, "embedding models")
+}
+
+func TestEmbeddingPrices(t *testing.T) {
+	for model, input := range map[string]float64{
+		"text-embedding-3-small": 0.02, "openai/text-embedding-3-large": 0.13, "text-embedding-ada-002": 0.10,
+		"models/gemini-embedding-001": 0.15, "text-embedding-004": 0.10, "mistral/mistral-embed": 0.10,
+	} {
+		p, ok := Lookup(model)
+		require.True(t, ok, model)
+		assert.Equal(t, input, p.Input, model)
+		assert.Equal(t, ModeEmbedding, p.Mode, model)
+		// 1M input tokens cost the input price; output is free.
+		c, err := p.Cost(Usage{InputTokens: 1_000_000, OutputTokens: 100})
+		require.NoError(t, err)
+		want, err := FromUSD(input)
+		require.NoError(t, err)
+		assert.Equal(t, want, c, model)
+	}
 }
 
 func TestModelsReturnsACopy(t *testing.T) {
@@ -114,7 +141,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestParsePriceTableErrors(t *testing.T) {
-	const header = "model,aliases,input,output,cached_input,cache_write,long_threshold,long_input,long_output,max_input,max_output,source,checked\n"
+	const header = "model,aliases,input,output,cached_input,cache_write,long_threshold,long_input,long_output,max_input,max_output,mode,source,checked\n"
 	const src = "s"
 	tests := []struct {
 		name, data, mention string
@@ -123,18 +150,19 @@ func TestParsePriceTableErrors(t *testing.T) {
 		{"bad header", "model,input\n", "header"},
 		{"no rows", header, "no rows"},
 		{"short row", header + "a,,1,1\n", "wrong number of fields"},
-		{"bad number", header + "a,,x,1,,,,,,,," + src + ",2025-01-01\n", "input"},
-		{"bad count", header + "a,,1,1,,,,,,1.5,," + src + ",2025-01-01\n", "max_input"},
-		{"missing input", header + "a,,,1,,,,,,,," + src + ",2025-01-01\n", "required"},
-		{"invalid price", header + "a,,-1,1,,,,,,,," + src + ",2025-01-01\n", "negative"},
-		{"incomplete tier", header + "a,,1,1,,,10,,,,," + src + ",2025-01-01\n", "incomplete"},
-		{"no source", header + "a,,1,1,,,,,,,,,2025-01-01\n", "no source"},
-		{"bad date", header + "a,,1,1,,,,,,,," + src + ",2025-13-01\n", "checked"},
-		{"future date", header + "a,,1,1,,,,,,,," + src + ",2999-01-01\n", "after PricesChecked"},
-		{"upper case id", header + "A,,1,1,,,,,,,," + src + ",2025-01-01\n", "lower case"},
-		{"spaces in id", header + " a,,1,1,,,,,,,," + src + ",2025-01-01\n", "bad model id"},
-		{"duplicate id", header + "a,,1,1,,,,,,,," + src + ",2025-01-01\na,,1,1,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
-		{"alias of another id", header + "a,,1,1,,,,,,,," + src + ",2025-01-01\nb,A,1,1,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
+		{"bad number", header + "a,,x,1,,,,,,,,," + src + ",2025-01-01\n", "input"},
+		{"bad count", header + "a,,1,1,,,,,,1.5,,," + src + ",2025-01-01\n", "max_input"},
+		{"missing input", header + "a,,,1,,,,,,,,," + src + ",2025-01-01\n", "required"},
+		{"invalid price", header + "a,,-1,1,,,,,,,,," + src + ",2025-01-01\n", "negative"},
+		{"incomplete tier", header + "a,,1,1,,,10,,,,,," + src + ",2025-01-01\n", "incomplete"},
+		{"bad mode", header + "a,,1,1,,,,,,,,chat," + src + ",2025-01-01\n", "mode"},
+		{"no source", header + "a,,1,1,,,,,,,,,,2025-01-01\n", "no source"},
+		{"bad date", header + "a,,1,1,,,,,,,,," + src + ",2025-13-01\n", "checked"},
+		{"future date", header + "a,,1,1,,,,,,,,," + src + ",2999-01-01\n", "after PricesChecked"},
+		{"upper case id", header + "A,,1,1,,,,,,,,," + src + ",2025-01-01\n", "lower case"},
+		{"spaces in id", header + " a,,1,1,,,,,,,,," + src + ",2025-01-01\n", "bad model id"},
+		{"duplicate id", header + "a,,1,1,,,,,,,,," + src + ",2025-01-01\na,,1,1,,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
+		{"alias of another id", header + "a,,1,1,,,,,,,,," + src + ",2025-01-01\nb,A,1,1,,,,,,,,," + src + ",2025-01-01\n", "duplicate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +171,7 @@ func TestParsePriceTableErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.mention)
 		})
 	}
-	tbl, err := parsePriceTable("# comment\n" + header + "b,x y,1,2,,,,,,,," + src + ",2025-01-01\na,,0,0,,,,,,,," + src + ",2025-01-01\n")
+	tbl, err := parsePriceTable("# comment\n" + header + "b,x y,1,2,,,,,,,,," + src + ",2025-01-01\na,,0,0,,,,,,,,," + src + ",2025-01-01\n")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, tbl.models)
 	assert.Len(t, tbl.byID, 4)

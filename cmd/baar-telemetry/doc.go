@@ -15,6 +15,14 @@
 //   - spend over time, in buckets of --bucket (default: chosen so that the
 //     period fits in about 48 buckets; only non-empty buckets are listed).
 //
+// With --html FILE it also writes one self-contained HTML page (inline CSS
+// and SVG, no script, nothing fetched): cumulative spend over time against
+// the latest budget limit and the alert thresholds the records carry, spend
+// by model and by tier, decisions per time bucket (unknown decisions
+// included), the top ten budget keys by spend, and refusals by error class.
+// Model names, keys and error classes are escaped. scripts/render-report.sh
+// renders it in headless Chromium and fails on console errors.
+//
 // Malformed lines (a truncated last line, lines that are not records) are
 // skipped and counted; they never stop the summary. With --json the summary
 // is one JSON object on standard output.

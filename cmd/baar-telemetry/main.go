@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	bucket := fs.Duration("bucket", 0, "width of the spend-over-time buckets, e.g. 1m, 1h (default: automatic)")
+	html := fs.String("html", "", "also write a self-contained HTML report to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: baar-telemetry [--json] [--bucket DURATION] FILE...   (FILE - is standard input)")
 		fs.PrintDefaults()
@@ -64,6 +65,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	agg := newAggregator()
+	if *html != "" {
+		agg.report = newHTMLReport()
+	}
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -77,6 +81,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		agg.s.Malformed += st.Malformed
 	}
 	s := agg.summary(*bucket)
+	if *html != "" {
+		if err := writeHTMLReport(*html, agg.report, &s, *bucket); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -69,6 +69,8 @@ type aggregator struct {
 	models  map[string]*ModelStat
 	latest  time.Time
 	records []bucketRec
+	// report, when not nil, collects the HTML report (--html).
+	report *htmlReport
 }
 
 type bucketRec struct {
@@ -127,6 +129,9 @@ func (a *aggregator) add(r telemetrylog.Record) {
 		s.Last = r.Time
 	}
 	a.records = append(a.records, bucketRec{t: r.Time, cost: r.CostUSD, rejected: r.Decision == telemetrylog.DecisionRejected})
+	if a.report != nil {
+		a.report.add(r)
+	}
 }
 
 // bucketSizes are the automatic bucket widths, smallest first.

@@ -80,6 +80,12 @@ type Record struct {
 	RemainingUSD   float64 `json:"remaining_usd"`
 	// LatencyMS is the call's duration in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
+	// Key is the budget key the call was charged to (budget.ContextWithKey),
+	// "" for the global budget or when not recorded.
+	Key string `json:"budget_key,omitempty"`
+	// AlertThresholds are the budget's alert thresholds as fractions of
+	// BudgetUSD in (0, 1], when the writer knows them.
+	AlertThresholds []float64 `json:"alert_thresholds,omitempty"`
 	// Error is the error class of a failed or refused call, "" on success.
 	Error string `json:"error,omitempty"`
 	// Attempts are the provider attempts in order (none for a refusal).
@@ -167,6 +173,11 @@ func (r *Record) check() error {
 	} {
 		if !finite(v) || v < 0 {
 			return fmt.Errorf("invalid %s %v", name, v)
+		}
+	}
+	for _, a := range r.AlertThresholds {
+		if !finite(a) || a <= 0 || a > 1 {
+			return fmt.Errorf("invalid alert threshold %v", a)
 		}
 	}
 	if err := r.Tokens.check(); err != nil {

@@ -20,7 +20,7 @@ func sample() *Record {
 		Tier: "cheap", Model: "gpt-4o-mini", Score: &score, Threshold: 0.85, BaseThreshold: 0.8,
 		Tokens:       Tokens{Input: 120, Output: 40, CacheRead: 20, Reasoning: 5},
 		EstimatedUSD: 0.003, ReservedUSD: 0.003, CostUSD: 0.0001, BudgetUSD: 1, SpentBeforeUSD: 0.5, SpentAfterUSD: 0.5001,
-		RemainingUSD: 0.4999, LatencyMS: 812.5,
+		RemainingUSD: 0.4999, LatencyMS: 812.5, Key: "team-a", AlertThresholds: []float64{0.8, 1},
 		Attempts: []Attempt{
 			{Tier: "capable", Model: "gpt-4o", Provider: "openai", MaxTokens: 256, UsageSource: "none", Error: "rate_limit", LatencyMS: 12},
 			{Tier: "cheap", Model: "gpt-4o-mini", Provider: "openai", MaxTokens: 256, Tokens: Tokens{Input: 120, Output: 40},
@@ -64,6 +64,8 @@ func TestParseRejects(t *testing.T) {
 		"cost as string":   mutate(func(m map[string]any) { m["cost_usd"] = "1" }),
 		"negative tokens":  mutate(func(m map[string]any) { m["tokens"] = map[string]any{"input": -3} }),
 		"attempt no model": mutate(func(m map[string]any) { m["attempts"] = []any{map[string]any{"tier": "cheap"}} }),
+		"alert above 1":    mutate(func(m map[string]any) { m["alert_thresholds"] = []any{0.5, 1.5} }),
+		"alert zero":       mutate(func(m map[string]any) { m["alert_thresholds"] = []any{0} }),
 		"attempt bad cost": mutate(func(m map[string]any) {
 			m["attempts"] = []any{map[string]any{"model": "m", "cost_usd": -0.1}}
 		}),
