@@ -18,27 +18,27 @@ import (
 // not show how hard a task is, the answer does. Its data path, after the
 // policies chose the cheap model ("cheap first"):
 //
-//	sample → verify → accept (return the cheap answer)
-//	                ↘ escalate: reserve → call the capable model → settle
+//		sample → verify → accept (return the cheap answer)
+//		                ↘ escalate: reserve → call the capable model → settle
 //
-//  1. Sample: the cheap model answers once, or k times for a verifier that
-//     is a scoring.Sampler (scoring.Agreement): one request with
-//     llms.WithN(k) where the provider returns several choices and bills
-//     the prompt once (OpenAI), else k concurrent requests. All k are
-//     reserved before any is sent; each is settled on its own.
-//  2. Verify: the verifier returns a doubt in [0, 1]. A verifier error (or
-//     a doubt that is not a number in [0, 1]) never fails the call: the call
-//     is escalated, as if the doubt were 1, and the error is reported.
-//  3. Decide: a doubt at or above the escalation threshold escalates. The
-//     threshold is configured (WithEscalationThreshold) or calibrated
-//     (WithEscalationShare), rises with budget utilization by the Router's
-//     threshold schedule, and can be set per call
-//     (ContextWithEscalationThreshold).
-//  4. Escalate: the capable model's call is reserved like any other; one the
-//     budget cannot afford, or that fails, leaves the cheap answer in place
-//     (reported in CallReport.Escalation). A cascade therefore never costs
-//     more than the cheap calls' and the capable call's worst cases, and never
-//     more than the budget.
+//	 1. Sample: the cheap model answers once, or k times for a verifier that
+//	    is a scoring.Sampler (scoring.Agreement): one request with
+//	    llms.WithN(k) where the provider returns several choices and bills
+//	    the prompt once (OpenAI), else k concurrent requests. All k are
+//	    reserved before any is sent; each is settled on its own.
+//	 2. Verify: the verifier returns a doubt in [0, 1]. A verifier error (or
+//	    a doubt that is not a number in [0, 1]) never fails the call: the call
+//	    is escalated, as if the doubt were 1, and the error is reported.
+//	 3. Decide: a doubt at or above the escalation threshold escalates. The
+//	    threshold is configured (WithEscalationThreshold) or calibrated
+//	    (WithEscalationShare), rises with budget utilization by the Router's
+//	    threshold schedule, and can be set per call
+//	    (ContextWithEscalationThreshold).
+//	 4. Escalate: the capable model's call is reserved like any other; one the
+//	    budget cannot afford, or that fails, leaves the cheap answer in place
+//	    (reported in CallReport.Escalation). A cascade therefore never costs
+//	    more than the cheap calls' and the capable call's worst cases, and never
+//	    more than the budget.
 //
 // Streaming: the cheap answer is buffered (still counted and cut at its
 // output cap) and replayed to the caller's streaming functions once it is
