@@ -89,6 +89,7 @@ const (
 
 	// On the attempts' CLIENT spans (with keyTier and keyCost).
 	keyUsageSource = attribute.Key("baar.usage.source") // provider, reservation, none
+	keyPriceSource = attribute.Key("baar.price.source") // where the price came from, when checked
 	keyAttemptStep = attribute.Key("baar.attempt.step") // sample, judge, escalation, failover (absent for the answer)
 )
 

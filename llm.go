@@ -30,6 +30,7 @@ type Router struct {
 	report    func(context.Context, *CallReport)
 	failover  bool
 	prices    map[string]budget.Price // WithPrice overrides, by model name
+	table     *budget.PriceTable      // WithPriceTable, else the embedded table
 	counter   *tokens.Counter
 	tel       *telemetry
 	policies  []Policy    // in order: threshold, sticky, value gate, exploration, user's
@@ -56,7 +57,11 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 		report:    c.reportFunc,
 		failover:  !c.noFailover,
 		prices:    c.prices,
+		table:     c.priceTable,
 		counter:   tokens.NewCounter(),
+	}
+	if r.table == nil {
+		r.table = budget.EmbeddedPrices()
 	}
 	var errs []error
 	var err error
@@ -215,6 +220,7 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	rep.Threshold = r.effectiveThreshold(st)
 	in.Threshold, in.Budget = rep.Threshold, st
 	rep.Conversation = in.Conversation
+	rep.BudgetKey, _ = budget.KeyFromContext(ctx)
 	route, err := r.decide(ctx, in)
 	rep.Policy, rep.Reason = route.Policy, route.Reason
 	if err != nil {

@@ -70,6 +70,7 @@ type config struct {
 	threshold    float64
 	schedule     ThresholdSchedule
 	prices       map[string]budget.Price
+	priceTable   *budget.PriceTable
 	maxOutput    int
 	scorer       scoring.Scorer
 	callbacks    callbacks.Handler
@@ -195,8 +196,10 @@ func WithCapableShare(share float64, samples []string) Option {
 
 // WithPrice adds or overrides the price of a model (by the Tier.Name it is
 // used under). Prices are in USD per million tokens and must be finite and
-// ≥ 0. Use it for models missing from the embedded table: a tier whose model
-// has no price makes New fail.
+// ≥ 0. Use it for models missing from the price table (a tier whose model has
+// no price makes New fail) or to correct a listed one: the fields left zero
+// keep the listed row's values (cached-input and cache-write rates,
+// long-context tier, token limits).
 func WithPrice(model string, p budget.Price) Option {
 	return optionFunc(func(c *config) {
 		if strings.TrimSpace(model) == "" {
@@ -211,6 +214,27 @@ func WithPrice(model string, p budget.Price) Option {
 			c.prices = make(map[string]budget.Price)
 		}
 		c.prices[model] = p
+	})
+}
+
+// WithPriceTable replaces the embedded price table (budget.EmbeddedPrices)
+// with t, e.g. one loaded from LiteLLM's price file and layered over the
+// embedded one:
+//
+//	file, err := budget.LoadLiteLLMPricesFile("model_prices_and_context_window.json")
+//	…
+//	baar.WithPriceTable(budget.LayerPrices(budget.EmbeddedPrices(), file))
+//
+// WithPrice still overrides it. The table's provenance (t.Source()) shows in
+// errors, and each attempt's price provenance in CallReport and on spans.
+// The Router never fetches prices from the network.
+func WithPriceTable(t *budget.PriceTable) Option {
+	return optionFunc(func(c *config) {
+		if t == nil {
+			c.fail("baar: WithPriceTable(nil): give a table, e.g. budget.EmbeddedPrices()")
+			return
+		}
+		c.priceTable = t
 	})
 }
 

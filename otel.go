@@ -378,6 +378,9 @@ func attemptStartAttributes(attrs []attribute.KeyValue, tr *tierModel, a *Attemp
 	if a.Streaming {
 		attrs = append(attrs, keyRequestStream.Bool(true))
 	}
+	if a.PriceSource != "" {
+		attrs = append(attrs, keyPriceSource.String(a.PriceSource))
+	}
 	if a.Step != "" && a.Step != StepAnswer {
 		attrs = append(attrs, keyAttemptStep.String(string(a.Step)))
 	}

@@ -18,6 +18,7 @@ import (
 // and the cost of it all.
 type callPlan struct {
 	model     string
+	source    string // the price's provenance
 	rates     budget.Rates
 	maxTokens int
 	output    int64
@@ -48,6 +49,7 @@ func (r *Router) plan(t *tierModel, msgs []llms.MessageContent, co *llms.CallOpt
 			return p, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", p.model)
 		}
 	}
+	p.source = priceSource(price)
 	p.output = outputTokens(p.maxTokens, co)
 	p.input = r.counter.Bound(p.model, msgs, co)
 	est, err := p.rates.EstimateCost(p.input, p.output)
@@ -68,7 +70,7 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (*ho
 	if err != nil {
 		return nil, err
 	}
-	h.a.Model, h.a.MaxTokens, h.a.InputTokensEstimate = p.model, p.maxTokens, p.input
+	h.a.Model, h.a.MaxTokens, h.a.InputTokensEstimate, h.a.PriceSource = p.model, p.maxTokens, p.input, p.source
 	res, err := r.ledger.Reserve(ctx, p.est)
 	if errors.Is(err, budget.ErrExceeded) && tokens.FamilyOf(p.model).Exact() {
 		// The bound does not fit: count exactly, where counting is exact.
@@ -109,3 +111,15 @@ func outputTokens(maxTokens int, co *llms.CallOptions) int64 {
 // choices is the number of answers a call asks for (N for OpenAI-style
 // clients, CandidateCount for Gemini-style ones), at least 1.
 func choices(co *llms.CallOptions) int { return max(1, co.CandidateCount, co.N) }
+
+// priceSource is a price's provenance for reports: its source and the date
+// it was checked.
+func priceSource(p budget.Price) string {
+	switch {
+	case p.Source == "":
+		return "WithPrice"
+	case p.Checked == "":
+		return p.Source
+	}
+	return p.Source + ", checked " + p.Checked
+}

@@ -52,8 +52,10 @@ type CallReport struct {
 	// (see Decision).
 	Policy PolicyName
 	Reason string
-	// Conversation is the ContextWithConversation id, if any.
+	// Conversation is the ContextWithConversation id, if any; BudgetKey the
+	// ContextWithBudgetKey key, if any.
 	Conversation string
+	BudgetKey    string
 	// Verifier names a cascade's verifier (WithCascade); empty when the call
 	// did not go through the cascade. Doubt is its doubt about the cheap
 	// answer (NaN when none was verified) and EscalationThreshold the
@@ -117,6 +119,9 @@ type Attempt struct {
 	Streaming bool
 	// InputTokensEstimate is the input-token bound the reservation used.
 	InputTokensEstimate int64
+	// PriceSource is where the model's price came from and when it was
+	// checked, e.g. "openai.com/api/pricing, checked 2026-11-25".
+	PriceSource string
 	// Reserved is the worst-case cost held before the call; Cost what the
 	// attempt was settled at.
 	Reserved float64

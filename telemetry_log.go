@@ -62,6 +62,7 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 		Policy:         string(rep.Policy),
 		Reason:         rep.Reason,
 		ConversationID: rep.Conversation,
+		Key:            rep.BudgetKey,
 		ScorerFailed:   rep.ScoreErr != nil,
 		Threshold:      finiteOr0(rep.Threshold),
 		BaseThreshold:  finiteOr0(rep.BaseThreshold),

@@ -38,7 +38,7 @@ func (r *Router) newTier(t Tier, label TierLabel) (*tierModel, error) {
 	}
 	p, ok := r.priceOf(t.Name)
 	if !ok {
-		return nil, fmt.Errorf("baar: no price for the %s model %q: add it with baar.WithPrice(%q, budget.Price{Input: …, Output: …}) (USD per 1M tokens); unknown models are never assumed free", label, t.Name, t.Name)
+		return nil, fmt.Errorf("baar: no price for the %s model %q in the price table (%s): add it with baar.WithPrice(%q, budget.Price{Input: …, Output: …}) (USD per 1M tokens) or load a table with baar.WithPriceTable; unknown models are never assumed free", label, t.Name, r.table.Source(), t.Name)
 	}
 	if t.Provider == "" {
 		t.Provider = inferProvider(t.Name)
@@ -50,11 +50,46 @@ func (r *Router) newTier(t Tier, label TierLabel) (*tierModel, error) {
 	return &tierModel{Tier: t, label: label, price: p, rates: rates}, nil
 }
 
+// priceOf is model's price: its row of the price table (the embedded one,
+// or WithPriceTable's), with WithPrice's fields over it. A WithPrice of a
+// model the table lists keeps the row's other facts (cached-input and
+// cache-write rates, long-context tier, limits) where it leaves them zero.
 func (r *Router) priceOf(model string) (budget.Price, bool) {
-	if p, ok := r.prices[model]; ok {
+	row, listed := r.table.Lookup(model)
+	p, ok := r.prices[model]
+	switch {
+	case !ok:
+		return row, listed
+	case !listed:
 		return p, true
 	}
-	return budget.Lookup(model)
+	return overPrice(p, row), true
+}
+
+// overPrice is p with the zero fields of p taken from row.
+func overPrice(p, row budget.Price) budget.Price {
+	if p.CachedInput == 0 {
+		p.CachedInput = row.CachedInput
+	}
+	if p.CacheWrite == 0 {
+		p.CacheWrite = row.CacheWrite
+	}
+	if p.LongContextThreshold == 0 {
+		p.LongContextThreshold, p.LongInput, p.LongOutput = row.LongContextThreshold, row.LongInput, row.LongOutput
+	}
+	if p.MaxInputTokens == 0 {
+		p.MaxInputTokens = row.MaxInputTokens
+	}
+	if p.MaxOutputTokens == 0 {
+		p.MaxOutputTokens = row.MaxOutputTokens
+	}
+	if p.Mode == "" {
+		p.Mode = row.Mode
+	}
+	if p.Source == "" {
+		p.Source, p.Checked = "WithPrice over "+row.Source, row.Checked
+	}
+	return p
 }
 
 // ratesOf prices a model a call names with llms.WithModel, or refuses it.
