@@ -496,7 +496,7 @@ func verifierName(v scoring.Verifier) string {
 }
 
 // newCascade builds the cascade of c, or nil.
-func newCascade(c *config, scorer scoring.Scorer) (*cascade, error) {
+func newCascade(c *config) (*cascade, error) {
 	if c.cascade == nil {
 		return nil, nil
 	}
@@ -511,7 +511,6 @@ func newCascade(c *config, scorer scoring.Scorer) (*cascade, error) {
 		}
 		cc.threshold = t
 	}
-	_ = scorer
 	return cc, nil
 }
 
