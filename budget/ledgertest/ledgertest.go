@@ -215,6 +215,31 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, l.Commit(bg, r2, 1))
 	})
 
+	t.Run("saturated reservation", func(t *testing.T) {
+		// An amount beyond what any store represents (a worst case that
+		// saturated at budget.MaxAmount) is a refusal like any other, not
+		// an invalid input: every budget is smaller.
+		l := open(t, 10*budget.Dollar, budget.Limits{KeyLimit: 3 * budget.Dollar})
+		bg := context.Background()
+		held, err := l.Reserve(bg, budget.Dollar)
+		require.NoError(t, err)
+		for _, amount := range []budget.Amount{budget.MaxAmount, 1<<62 + 1, 1<<53 + 1} {
+			for _, ctx := range []context.Context{bg, budget.ContextWithKey(bg, "u")} {
+				_, err := l.Reserve(ctx, amount)
+				var ex *budget.ExceededError
+				require.ErrorAs(t, err, &ex, "reserving %v", amount)
+				assert.ErrorIs(t, err, budget.ErrExceeded)
+				assert.NotErrorIs(t, err, budget.ErrInvalid)
+				assert.Equal(t, amount, ex.Requested)
+				assert.Greater(t, ex.Requested, ex.Limit)
+			}
+		}
+		assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Reserved: budget.Dollar}, stateOf(t, l, bg), "nothing held")
+		require.NoError(t, l.Commit(bg, held, budget.Dollar))
+		_, err = l.Reserve(budget.ContextWithKey(bg, "u"), 3*budget.Dollar)
+		assert.NoError(t, err, "the budgets still grant what fits")
+	})
+
 	t.Run("storm", func(t *testing.T) {
 		Storm(t, []budget.Ledger{open(t, 50*budget.Dollar, budget.Limits{KeyLimit: 10 * budget.Dollar})})
 	})

@@ -136,14 +136,25 @@ func garbage(op string, v any) error {
 // Reserve implements [budget.Ledger.Reserve] for the global budget and the
 // budget of ctx's key, if it has one; a refusal by the key's budget wraps an
 // *[budget.ExceededError] carrying that budget's figures. It returns an
-// error matching [budget.ErrInvalid] for a negative amount or one above
-// MaxLimit, without contacting Redis.
+// error matching [budget.ErrInvalid] for a negative amount, without
+// contacting Redis. An amount above MaxLimit exceeds every budget of the
+// ledger: it is refused by the global budget, with its figures, as every
+// ledger refuses it.
 func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Reservation, error) {
 	if err := ctx.Err(); err != nil {
 		return budget.Reservation{}, err
 	}
-	if amount < 0 || amount > MaxLimit {
-		return budget.Reservation{}, fmt.Errorf("%w: redisledger: reservation amount %v is outside [$0, %v]", budget.ErrInvalid, amount, MaxLimit)
+	if amount < 0 {
+		return budget.Reservation{}, fmt.Errorf("%w: reservation amount %v is negative", budget.ErrInvalid, amount)
+	}
+	if amount > MaxLimit {
+		// The scripts compare doubles, exact up to MaxLimit only: refuse
+		// here, with the global budget's figures, read without a key.
+		st, err := l.State(budget.ContextWithKey(ctx, ""))
+		if err != nil {
+			return budget.Reservation{}, err
+		}
+		return budget.Reservation{}, st.CheckReserve(amount)
 	}
 	key, _ := budget.KeyFromContext(ctx)
 	keyLimit, hasKey := l.pol.KeyLimitOf(key)

@@ -173,7 +173,7 @@ func TestNewInvalid(t *testing.T) {
 	_, err = l.Reserve(context.Background(), -1)
 	assert.ErrorIs(t, err, budget.ErrInvalid)
 	_, err = l.Reserve(context.Background(), redisledger.MaxLimit+1)
-	assert.ErrorIs(t, err, budget.ErrInvalid)
+	assert.ErrorIs(t, err, budget.ErrUnavailable, "a refusal needs the budget's figures: no Redis, no answer")
 	assert.ErrorIs(t, l.Cancel(context.Background(), budget.Reservation{}), budget.ErrInvalid)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
