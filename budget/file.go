@@ -113,8 +113,10 @@ type fileOp struct {
 	written bool // the op appended entries
 }
 
-// OpenFile opens the budget journal at path, creating it if absent, with
-// the global limit and policy p. The limit and policy are not stored in the
+// OpenFile opens the budget journal at path, creating it if absent or
+// empty (as touch or mktemp leave it), with the global limit and policy p.
+// The journal and its lock file path+".lock" are created readable and
+// writable by their owner only (0600); compaction keeps the journal's mode. The limit and policy are not stored in the
 // journal: every process sharing it should open it with the same ones.
 //
 // It returns an error matching [ErrInvalid] when limit is negative or p is
@@ -127,9 +129,14 @@ func OpenFile(path string, limit Amount, p Limits) (*File, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening budget journal: %w", ErrUnavailable, err)
+		if dir := filepath.Dir(path); errors.Is(err, os.ErrNotExist) {
+			if _, derr := os.Stat(dir); derr != nil {
+				return nil, fmt.Errorf("%w: opening budget journal %s: directory %s does not exist: %w", ErrUnavailable, path, dir, os.ErrNotExist)
+			}
+		}
+		return nil, fmt.Errorf("%w: opening budget journal %s: its lock file: %w", ErrUnavailable, path, err)
 	}
 	f := &File{path: path, limit: limit, pol: p, lock: lock, stale: true, compactSize: DefaultCompactSize}
 	f.io.Lock()
@@ -445,12 +452,12 @@ func (f *File) unavailable(what string, err error) error {
 }
 
 // refresh brings bk up to date with the journal, under the flock: it
-// creates the journal if absent, reloads it if it was replaced (compacted by
-// another process) or if bk is stale, else applies the records appended
-// since off. A torn last record is cut off.
+// creates the journal if absent (or empty, as touch leaves it), reloads it
+// if it was replaced (compacted by another process) or if bk is stale, else
+// applies the records appended since off. A torn last record is cut off.
 func (f *File) refresh() error {
 	fi, err := os.Stat(f.path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0 && f.bk == nil) {
 		if f.bk != nil {
 			// This File read the journal before: it was removed since.
 			// Starting again from $0 would forget what was spent.
@@ -476,7 +483,7 @@ func (f *File) refresh() error {
 // create writes an empty journal (the magic alone) atomically.
 func (f *File) create() error {
 	tmp := f.path + ".tmp"
-	if err := writeFileSync(tmp, []byte(journalMagic)); err != nil {
+	if err := writeFileSync(tmp, []byte(journalMagic), 0o600); err != nil {
 		return f.unavailable("creating", err)
 	}
 	if err := os.Rename(tmp, f.path); err != nil {
@@ -568,7 +575,11 @@ func (f *File) compact(now time.Time) {
 	f.bk.dropExpired(now.Add(-lateSettleRetention).UnixNano())
 	data := appendRecord([]byte(journalMagic), []entry{{kind: entSnapshot, snap: f.bk}})
 	tmp := f.path + ".tmp"
-	if err := writeFileSync(tmp, data); err != nil {
+	mode := os.FileMode(0o600)
+	if fi, err := f.jf.Stat(); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := writeFileSync(tmp, data, mode); err != nil {
 		os.Remove(tmp)
 		f.stale = true
 		return
@@ -585,9 +596,14 @@ func (f *File) compact(now time.Time) {
 	f.stale = true // reopen the new journal on the next batch
 }
 
-func writeFileSync(name string, data []byte) error {
-	w, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeFileSync writes data to name, with mode perm, and fsyncs it.
+func writeFileSync(name string, data []byte, perm os.FileMode) error {
+	w, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
+		return err
+	}
+	if err := w.Chmod(perm); err != nil { // the umask, or a leftover temporary file
+		w.Close()
 		return err
 	}
 	if _, err := w.Write(data); err != nil {

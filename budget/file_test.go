@@ -281,3 +281,50 @@ func TestFileStorm(t *testing.T) {
 	assert.Equal(t, State{Limit: 10 * Dollar, Spent: 10 * Dollar}, stateOf(t, b, ContextWithKey(ctx, "u1")))
 	assert.Equal(t, stateOf(t, a, context.Background()), stateOf(t, b, context.Background()))
 }
+
+// A file that exists but is empty, as touch or mktemp leave it, is a new
+// journal, not a corrupt one.
+func TestFileOpensAnEmptyFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	f := openFile(t, path, 10*Dollar, Limits{})
+	r, err := f.Reserve(ctx, Dollar)
+	require.NoError(t, err)
+	require.NoError(t, f.Commit(ctx, r, Dollar))
+	require.NoError(t, f.Close())
+	g := openFile(t, path, 10*Dollar, Limits{})
+	assert.Equal(t, State{Limit: 10 * Dollar, Spent: Dollar}, stateOf(t, g, ctx))
+}
+
+// The journal and its lock are readable by their owner only (budget data,
+// like the telemetry log), and compaction keeps the journal's mode.
+func TestFileJournalIsPrivate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	f := openFile(t, path, 10*Dollar, Limits{})
+	for _, p := range []string{path, path + ".lock"} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), p)
+	}
+	require.NoError(t, os.Chmod(path, 0o640)) // the operator shares it with a group
+	f.compactSize = 1
+	r, err := f.Reserve(ctx, Dollar)
+	require.NoError(t, err)
+	require.NoError(t, f.Commit(ctx, r, Dollar))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "compaction keeps the journal's mode")
+}
+
+// A journal in a directory that does not exist is reported by the
+// journal's directory, not by the path of its lock file.
+func TestFileMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := OpenFile(filepath.Join(dir, "b.journal"), Dollar, Limits{})
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "directory "+dir+" ")
+	assert.NotContains(t, err.Error(), ".lock")
+}
