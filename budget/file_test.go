@@ -24,6 +24,16 @@ func openFile(t *testing.T, path string, limit Amount, p Limits) *File {
 	return f
 }
 
+// saveLock saves the lock file of the journal at path (and the mark it
+// holds); restore writes it back, as it was before the operations that a
+// test then undoes by hand, simulating a crash in the middle of them.
+func saveLock(t *testing.T, path string) (restore func()) {
+	t.Helper()
+	data, err := os.ReadFile(path + ".lock")
+	require.NoError(t, err)
+	return func() { require.NoError(t, os.WriteFile(path+".lock", data, 0o600)) }
+}
+
 // stateOf reads l's state for ctx.
 func stateOf(t *testing.T, l Ledger, ctx context.Context) State {
 	t.Helper()
@@ -93,6 +103,7 @@ func TestFileTornTail(t *testing.T) {
 	require.NoError(t, f.Close())
 	good, err := os.ReadFile(path)
 	require.NoError(t, err)
+	restoreLock := saveLock(t, path) // the journal and its lock, as a crash would leave them
 
 	next := record(entry{kind: entReserve, id: 2, amount: 5 * Dollar, key: "x"})
 	for name, tail := range map[string][]byte{
@@ -104,6 +115,7 @@ func TestFileTornTail(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, append(append([]byte{}, good...), tail...), 0o644))
+			restoreLock()
 			f := openFile(t, path, 10*Dollar, Limits{})
 			assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar}, stateOf(t, f, ctx))
 			data, err := os.ReadFile(path)
@@ -121,6 +133,7 @@ func TestFileTornTail(t *testing.T) {
 	// A torn record appended by another process while this one is open.
 	t.Run("live", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, good, 0o644))
+		restoreLock()
 		f := openFile(t, path, 10*Dollar, Limits{})
 		w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		require.NoError(t, err)
@@ -151,7 +164,7 @@ func TestFileCorrupt(t *testing.T) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	bad := append([]byte{}, data...)
-	bad[len(journalMagic)+recordHeader] ^= 0x40 // the first record's payload
+	bad[journalHeader+recordHeader] ^= 0x40 // the first record's payload
 	require.NoError(t, os.WriteFile(path, bad, 0o644))
 	_, err = OpenFile(path, 10*Dollar, Limits{})
 	require.ErrorIs(t, err, ErrUnavailable)
