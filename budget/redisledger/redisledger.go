@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +44,16 @@ const lateSettleRetention = 24 * time.Hour
 // the clock of the process making each call ([budget.Limits.Now]): keep the
 // machines' clocks synchronized.
 //
+// A budget has an identity, its epoch, drawn at its first use and part of
+// every reservation's ID. A ledger that has seen the budget never resumes
+// from a lost state: when the budget's keys vanish (FLUSHALL, eviction, a
+// restart without persistence), or its reservations roll back (a failover
+// to a replica that missed them), its operations fail with [ErrStateLost]
+// until the budget is re-initialized on purpose ([Reinitialize]); and no
+// settlement of a reservation from the budget's earlier life touches one
+// of the new. A process that never saw the budget cannot tell a lost one
+// from a new one: it starts one.
+//
 // Every error of Redis itself — unreachable, timed out, or an answer that is
 // not what the scripts return — matches [budget.ErrUnavailable], so that
 // callers fail closed; the ledger works again as soon as Redis answers
@@ -53,6 +65,10 @@ type Ledger struct {
 	keys   []string
 	limit  budget.Amount
 	pol    budget.Limits
+
+	mu    sync.Mutex // guards epoch and hw
+	epoch uint32     // the budget's identity as last seen; 0: none yet
+	hw    uint64     // the highest sequence number issued to this Ledger in epoch
 }
 
 var _ budget.Ledger = (*Ledger)(nil)
@@ -66,11 +82,8 @@ var _ budget.Ledger = (*Ledger)(nil)
 // empty or holds '{' or '}', a limit is negative or above [MaxLimit], or p is
 // invalid.
 func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) (*Ledger, error) {
-	switch {
-	case c == nil:
-		return nil, fmt.Errorf("%w: redisledger: nil Redis client", budget.ErrInvalid)
-	case name == "" || strings.ContainsAny(name, "{}"):
-		return nil, fmt.Errorf("%w: redisledger: budget name %q must be non-empty, without braces", budget.ErrInvalid, name)
+	if err := checkName(c, name); err != nil {
+		return nil, err
 	}
 	if err := checkLimit("budget limit", limit); err != nil {
 		return nil, err
@@ -89,8 +102,20 @@ func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Lim
 	prefix := "{baar:" + name + "}"
 	return &Ledger{
 		c: c, name: name, prefix: prefix, limit: limit, pol: p,
-		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease"},
+		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease", prefix + ":epoch"},
 	}, nil
+}
+
+// checkName reports an error matching budget.ErrInvalid for a nil client
+// or a name that cannot name a budget.
+func checkName(c redis.UniversalClient, name string) error {
+	switch {
+	case c == nil:
+		return fmt.Errorf("%w: redisledger: nil Redis client", budget.ErrInvalid)
+	case name == "" || strings.ContainsAny(name, "{}"):
+		return fmt.Errorf("%w: redisledger: budget name %q must be non-empty, without braces", budget.ErrInvalid, name)
+	}
+	return nil
 }
 
 func checkLimit(what string, l budget.Amount) error {
@@ -123,9 +148,74 @@ func u64(n uint64) string        { return strconv.FormatUint(n, 10) }
 
 var retentionMS = strconv.FormatInt(lateSettleRetention.Milliseconds(), 10)
 
+// ErrStateLost is matched, with [budget.ErrUnavailable], by the errors of
+// a ledger whose budget state in Redis was lost since it last saw it: its
+// keys were flushed or evicted, Redis restarted without persistence or
+// failed over to a replica that had not received the latest writes, or the
+// budget was deleted. The ledger fails closed until the budget is
+// re-initialized on purpose with [Reinitialize].
+var ErrStateLost = errors.New("budget state lost")
+
+// lostPrefix starts the error the scripts raise when the state was lost.
+const lostPrefix = "BAARLOST "
+
 // unavailable wraps an error of Redis.
-func unavailable(op string, err error) error {
+func (l *Ledger) unavailable(op string, err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), lostPrefix); ok {
+		msg, _, _ = strings.Cut(msg, " script:")
+		return fmt.Errorf("redisledger %s: %w: %w: budget %q: %s; once the state is restored, or to accept what is left of it, re-initialize the budget on purpose with redisledger.Reinitialize (see docs/budgets.md)",
+			op, budget.ErrUnavailable, ErrStateLost, l.name, msg)
+	}
 	return fmt.Errorf("redisledger %s: %w: %w", op, budget.ErrUnavailable, err)
+}
+
+// seqBits is the width of a reservation's sequence number in its ID; the
+// 24 bits above it hold the epoch, so that no reservation of a budget's
+// earlier life, or of another, has the ID of one of this life.
+const seqBits = 40
+
+// newEpoch draws a random epoch in [1, 2^24).
+func newEpoch() uint32 { return 1 + rand.Uint32N(1<<24-1) }
+
+// identity returns the identity arguments of a script: the epoch seen (""
+// if none), a candidate epoch for a budget's first use, and the highest
+// sequence number issued in the epoch.
+func (l *Ledger) identity() []any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	want := ""
+	if l.epoch != 0 {
+		want = strconv.FormatUint(uint64(l.epoch), 10)
+	}
+	return []any{want, strconv.FormatUint(uint64(newEpoch()), 10), u64(l.hw)}
+}
+
+// saw records that the budget's epoch is e (a script's answer), and that
+// seq was issued in it (0: none). It returns the epoch, and false when e is
+// not one.
+func (l *Ledger) saw(e any, seq uint64) (uint64, bool) {
+	var n uint64
+	switch v := e.(type) {
+	case string:
+		var err error
+		if n, err = strconv.ParseUint(v, 10, 32); err != nil {
+			return 0, false
+		}
+	case int64:
+		n = uint64(v)
+	default:
+		return 0, false
+	}
+	if n == 0 || n >= 1<<24 {
+		return 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if uint32(n) != l.epoch {
+		l.epoch, l.hw = uint32(n), 0 // the first, or one re-initialized on purpose
+	}
+	l.hw = max(l.hw, seq)
+	return n, true
 }
 
 // garbage is the error of an answer the scripts cannot have given.
@@ -172,24 +262,32 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 		_, next := l.pol.Window.Bounds(end)
 		ttlNext = strconv.FormatInt((next.Sub(now) + keep).Milliseconds(), 10)
 	}
-	v, err := reserveScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
-		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext).Result()
+	args := append([]any{l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
+		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext}, l.identity()...)
+	v, err := l.run(ctx, reserveScript, args...)
 	if err != nil {
-		return budget.Reservation{}, unavailable("reserve", err)
+		return budget.Reservation{}, l.unavailable("reserve", err)
 	}
 	a, ok := v.([]any)
-	if !ok || len(a) < 3 {
+	if !ok || len(a) < 4 {
 		return budget.Reservation{}, garbage("reserve", v)
 	}
 	switch status, _ := a[0].(int64); {
-	case status == 1 && len(a) == 3:
-		id, ok1 := a[1].(int64)
+	case status == 1 && len(a) == 4:
+		seq, ok1 := a[1].(int64)
 		g, ok2 := a[2].(int64)
-		if !ok1 || !ok2 || id < 1 || g < 0 || uint64(g) < gen {
+		if !ok1 || !ok2 || seq < 1 || seq >= 1<<seqBits || g < 0 || uint64(g) < gen {
 			return budget.Reservation{}, garbage("reserve", v)
 		}
-		return budget.Reservation{ID: uint64(id), Amount: amount, Generation: uint64(g)}, nil
-	case status == 0 && len(a) == 4:
+		e, ok := l.saw(a[3], uint64(seq))
+		if !ok {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
+		return budget.Reservation{ID: e<<seqBits | uint64(seq), Amount: amount, Generation: uint64(g)}, nil
+	case status == 0 && len(a) == 5:
+		if _, ok := l.saw(a[4], 0); !ok {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
 		scope, ok := a[1].(int64)
 		spent, err1 := parseAmount(a[2])
 		reserved, err2 := parseAmount(a[3])
@@ -247,16 +345,18 @@ func (l *Ledger) Cancel(ctx context.Context, r budget.Reservation) error {
 }
 
 func (l *Ledger) settle(ctx context.Context, op string, r budget.Reservation, commit bool, actual budget.Amount) error {
-	if r.ID == 0 || r.Amount < 0 || r.Amount > MaxLimit || r.ID > 1<<53 {
+	epoch, seq := r.ID>>seqBits, r.ID&(1<<seqBits-1)
+	if epoch == 0 || seq == 0 || r.Amount < 0 || r.Amount > MaxLimit {
 		return fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
 	}
 	c := "0"
 	if commit {
 		c = "1"
 	}
-	v, err := settleScript.Run(ctx, l.c, l.keys, l.prefix, u64(r.ID), amt(r.Amount), u64(r.Generation), c, amt(actual)).Result()
+	args := append([]any{l.prefix, u64(epoch), u64(seq), amt(r.Amount), u64(r.Generation), c, amt(actual)}, l.identity()...)
+	v, err := l.run(ctx, settleScript, args...)
 	if err != nil {
-		return unavailable(op, err)
+		return l.unavailable(op, err)
 	}
 	switch n, _ := v.(int64); {
 	case n == 0 || n == 1 || n == 2:
@@ -281,12 +381,16 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 	}
 	now := l.now()
 	gen, _ := l.pol.Window.Bounds(now)
-	v, err := stateScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), key, retentionMS).Result()
+	args := append([]any{l.prefix, ms(now), u64(gen), key, retentionMS}, l.identity()...)
+	v, err := l.run(ctx, stateScript, args...)
 	if err != nil {
-		return budget.State{}, unavailable("state", err)
+		return budget.State{}, l.unavailable("state", err)
 	}
 	a, ok := v.([]any)
-	if !ok || len(a) != 5 {
+	if !ok || len(a) != 6 {
+		return budget.State{}, garbage("state", v)
+	}
+	if _, ok := l.saw(a[5], 0); !ok {
 		return budget.State{}, garbage("state", v)
 	}
 	var f [4]budget.Amount
@@ -305,4 +409,28 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 		}
 	}
 	return global, nil
+}
+
+// run runs script on the budget's keys.
+func (l *Ledger) run(ctx context.Context, script *redis.Script, args ...any) (any, error) {
+	return script.Run(ctx, l.c, l.keys, args...).Result()
+}
+
+// Reinitialize marks the budget name of the Redis client c re-initialized
+// on purpose, under a new epoch: the operator's answer to ledgers failing
+// with [ErrStateLost]. The budget's state in Redis, whatever survived (all
+// of it after a restore, nothing after a flush), becomes the truth; every
+// ledger of the budget, in every process, adopts it at its next operation.
+// Reservations issued before cannot be settled any more (their settlement
+// returns an error matching [budget.ErrInvalid]) unless they survived in
+// Redis; to start again from $0, [Delete] the budget first.
+func Reinitialize(ctx context.Context, c redis.UniversalClient, name string) error {
+	if err := checkName(c, name); err != nil {
+		return err
+	}
+	err := reinitScript.Run(ctx, c, []string{"{baar:" + name + "}:epoch"}, strconv.FormatUint(uint64(newEpoch()), 10)).Err()
+	if err != nil {
+		return fmt.Errorf("redisledger reinitialize: %w: %w", budget.ErrUnavailable, err)
+	}
+	return nil
 }

@@ -128,7 +128,7 @@ func TestKeysShareHashTag(t *testing.T) {
 	require.NoError(t, err)
 	keys, err := c.Keys(ctx, "*"+name+"*").Result()
 	require.NoError(t, err)
-	assert.Len(t, keys, 5, "%v", keys) // gen seq w:<gen> x:1 x:2 (open and lease emptied: gone)
+	assert.Len(t, keys, 6, "%v", keys) // epoch gen seq w:<gen> x:<epoch>:1 x:<epoch>:2 (open and lease emptied: gone)
 	slot := -1
 	for _, k := range keys {
 		assert.True(t, strings.HasPrefix(k, "{baar:"+name+"}:"), k)
@@ -197,8 +197,8 @@ func TestUnreachable(t *testing.T) {
 	assert.NotErrorIs(t, err, budget.ErrExceeded)
 	_, err = l.State(ctx)
 	assert.ErrorIs(t, err, budget.ErrUnavailable)
-	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1, Amount: 1}, 1), budget.ErrUnavailable)
-	assert.ErrorIs(t, l.Cancel(ctx, budget.Reservation{ID: 1, Amount: 1}), budget.ErrUnavailable)
+	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1<<40 | 1, Amount: 1}, 1), budget.ErrUnavailable)
+	assert.ErrorIs(t, l.Cancel(ctx, budget.Reservation{ID: 1<<40 | 1, Amount: 1}), budget.ErrUnavailable)
 }
 
 // TestGarbage checks answers that are not the scripts': from a server that
@@ -215,7 +215,7 @@ func TestGarbage(t *testing.T) {
 		_, err = l.State(ctx)
 		assert.ErrorIs(t, err, budget.ErrUnavailable, "%q", answer)
 		if answer != ":7\r\n" {
-			assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1, Amount: 1}, 1), budget.ErrUnavailable, "%q", answer)
+			assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1<<40 | 1, Amount: 1}, 1), budget.ErrUnavailable, "%q", answer)
 		}
 		c.Close()
 	}
@@ -300,4 +300,100 @@ func TestLargeAmounts(t *testing.T) {
 	assert.Equal(t, budget.State{Limit: redisledger.MaxLimit, Spent: redisledger.MaxLimit - 3}, st)
 	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 5, Amount: 1}, 1), budget.ErrInvalid)
 	assert.NoError(t, l.Commit(ctx, budget.Reservation{ID: r.ID, Amount: 1}, 1), "already settled: a no-op")
+}
+
+// dropKeys deletes every key of the budget name, as a FLUSHALL, an eviction
+// or a restart without persistence would.
+func dropKeys(t *testing.T, c *redis.Client, name string) {
+	t.Helper()
+	keys, err := c.Keys(context.Background(), "{baar:"+name+"}*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	require.NoError(t, c.Del(context.Background(), keys...).Err())
+}
+
+// requireLost checks that err is the refusal of a budget whose state was
+// lost, naming the way out.
+func requireLost(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, budget.ErrUnavailable)
+	assert.ErrorIs(t, err, redisledger.ErrStateLost)
+	assert.Contains(t, err.Error(), "redisledger.Reinitialize")
+}
+
+// A budget whose keys vanish does not start again from $0 under the
+// ledgers that saw it (it used to, and to issue reservation 1 again, so
+// that the settlement of an in-flight call settled a new call's
+// reservation): they fail closed until it is re-initialized on purpose,
+// and no reservation of the budget's earlier life settles one of the new.
+func TestStateLossFailsClosed(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	name := budgetName(t, c)
+	l := newLedger(t, c, name, 10*budget.Dollar, budget.Limits{})
+	r, err := l.Reserve(ctx, 9*budget.Dollar)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r, 9*budget.Dollar))
+	inflight, err := l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+
+	dropKeys(t, c, name)
+	_, err = l.Reserve(ctx, 5*budget.Dollar)
+	requireLost(t, err)
+	_, err = l.State(ctx)
+	requireLost(t, err)
+	requireLost(t, l.Commit(ctx, inflight, budget.Cent))
+	n, err := c.Exists(ctx, "{baar:"+name+"}:epoch", "{baar:"+name+"}:seq").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing was written")
+
+	// A process that never saw the budget cannot know: it starts one.
+	fresh := newLedger(t, c, name, 10*budget.Dollar, budget.Limits{})
+	first, err := fresh.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	require.NoError(t, fresh.Cancel(ctx, first))
+	other, err := fresh.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	assert.Equal(t, inflight.Amount, other.Amount)
+	assert.NotEqual(t, inflight.ID, other.ID, "IDs differ across the budget's lives")
+	assert.Equal(t, inflight.ID&(1<<40-1), other.ID&(1<<40-1), "the same sequence number")
+	_, err = l.Reserve(ctx, budget.Cent)
+	requireLost(t, err)
+
+	require.NoError(t, redisledger.Reinitialize(ctx, c, name))
+	st, err := l.State(ctx)
+	require.NoError(t, err, "re-initialized, the ledger adopts the budget as it is")
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Reserved: budget.Cent}, st)
+	assert.ErrorIs(t, l.Commit(ctx, inflight, 5*budget.Dollar), budget.ErrInvalid, "a reservation of the lost life")
+	st, err = fresh.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Reserved: budget.Cent}, st, "the new reservation was not touched")
+	require.NoError(t, fresh.Commit(ctx, other, budget.Cent))
+	r, err = l.Reserve(ctx, budget.Dollar)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r, budget.Dollar))
+	st, err = fresh.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Spent: budget.Dollar + budget.Cent}, st)
+}
+
+// A state rolled back (an older snapshot restored, a failover to a replica
+// that missed the latest writes) loses reservations a ledger was issued:
+// the ledger fails closed.
+func TestStateRollbackFailsClosed(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	name := budgetName(t, c)
+	l := newLedger(t, c, name, 10*budget.Dollar, budget.Limits{})
+	for range 3 {
+		_, err := l.Reserve(ctx, budget.Cent)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.Set(ctx, "{baar:"+name+"}:seq", 1, 0).Err())
+	_, err := l.Reserve(ctx, budget.Cent)
+	requireLost(t, err)
+	assert.Contains(t, err.Error(), "rolled back")
+	require.NoError(t, redisledger.Reinitialize(ctx, c, name))
+	_, err = l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
 }
