@@ -415,22 +415,3 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 func (l *Ledger) run(ctx context.Context, script *redis.Script, args ...any) (any, error) {
 	return script.Run(ctx, l.c, l.keys, args...).Result()
 }
-
-// Reinitialize marks the budget name of the Redis client c re-initialized
-// on purpose, under a new epoch: the operator's answer to ledgers failing
-// with [ErrStateLost]. The budget's state in Redis, whatever survived (all
-// of it after a restore, nothing after a flush), becomes the truth; every
-// ledger of the budget, in every process, adopts it at its next operation.
-// Reservations issued before cannot be settled any more (their settlement
-// returns an error matching [budget.ErrInvalid]) unless they survived in
-// Redis; to start again from $0, [Delete] the budget first.
-func Reinitialize(ctx context.Context, c redis.UniversalClient, name string) error {
-	if err := checkName(c, name); err != nil {
-		return err
-	}
-	err := reinitScript.Run(ctx, c, []string{"{baar:" + name + "}:epoch"}, strconv.FormatUint(uint64(newEpoch()), 10)).Err()
-	if err != nil {
-		return fmt.Errorf("redisledger reinitialize: %w: %w", budget.ErrUnavailable, err)
-	}
-	return nil
-}

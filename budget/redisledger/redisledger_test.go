@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -45,22 +46,19 @@ func redisClient(t testing.TB) *redis.Client {
 
 // budgetName returns a fresh budget name whose keys are deleted when the
 // test ends.
-func budgetName(t testing.TB, c *redis.Client) string {
+func budgetName(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
 	name := fmt.Sprintf("test-%s-%x", strings.ReplaceAll(t.Name(), "/", "-"), rand.Uint64())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		var keys []string
-		iter := c.Scan(ctx, 0, "{baar:"+name+"}*", 1000).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
+	budgetNameCleanup(t, c, name)
 	return name
 }
+
+// budgetNameCleanup deletes the keys of the budget name when the test ends.
+func budgetNameCleanup(t testing.TB, c redis.UniversalClient, name string) {
+	t.Cleanup(func() { redisledger.Delete(context.Background(), c, name) })
+}
+
+func u64s(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func newLedger(t testing.TB, c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) *redisledger.Ledger {
 	t.Helper()
