@@ -103,3 +103,27 @@ func TestFuzzJournalValid(t *testing.T) {
 	assert.Equal(t, counters{spent: 4 * Dollar}, *b.windows[3].keys["u1"])
 	assert.Equal(t, counters{}, b.windows[4].global, "3 cancelled")
 }
+
+// Records must follow each other: numbered in sequence, each naming the
+// checksum of the one before.
+func TestJournalRecordsOutOfSequence(t *testing.T) {
+	e := []entry{{kind: entCancel, id: 1}}
+	var a, b chain
+	a.start, b.start = true, true
+	data := appendRecord(nil, &a, e)
+	data = appendRecord(data, &a, e)
+	other := appendRecord(nil, &b, []entry{{kind: entCancel, id: 2}})
+	other = appendRecord(other, &b, e) // record 2 of another history
+	c := chain{start: true}
+	_, _, err := decodeRecords(append(data[:len(data)/2:len(data)/2], other[len(other)/2:]...), &c, func(entry) {})
+	assert.ErrorIs(t, err, errSpliced)
+	c = chain{start: true}
+	_, _, err = decodeRecords(append(append([]byte{}, data...), other[len(other)/2:]...), &c, func(entry) {})
+	assert.ErrorIs(t, err, errSpliced, "record 2 again")
+	c = chain{start: true}
+	good, last, err := decodeRecords(data, &c, func(entry) {})
+	require.NoError(t, err)
+	assert.Equal(t, len(data), good)
+	assert.Equal(t, len(data)/2, last)
+	assert.Equal(t, uint64(2), c.seq)
+}
