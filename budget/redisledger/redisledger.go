@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -66,6 +67,9 @@ type Ledger struct {
 	limit  budget.Amount
 	pol    budget.Limits
 
+	cfg      config
+	warnings []string
+
 	mu    sync.Mutex // guards epoch and hw
 	epoch uint32     // the budget's identity as last seen; 0: none yet
 	hw    uint64     // the highest sequence number issued to this Ledger in epoch
@@ -74,14 +78,20 @@ type Ledger struct {
 var _ budget.Ledger = (*Ledger)(nil)
 
 // New returns the ledger of the budget name in the Redis client c, with the
-// global limit and policy p. The limit and policy are not stored in Redis:
-// every process sharing the budget should give the same ones. New does not
-// contact Redis.
+// global limit and policy p, and the options opts. The limit and policy are
+// not stored in Redis: every process sharing the budget should give the
+// same ones.
+//
+// New reads the settings of the Redis holding the budget (CONFIG GET, for at
+// most a second) and reports those that put the budget at risk through the
+// logger ([WithLogger]) and [Ledger.Warnings]; it does not fail when Redis
+// refuses CONFIG or does not answer.
 //
 // It returns an error matching [budget.ErrInvalid] when c is nil, name is
-// empty or holds '{' or '}', a limit is negative or above [MaxLimit], or p is
-// invalid.
-func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) (*Ledger, error) {
+// empty or holds '{' or '}', a limit is negative or above [MaxLimit], p is
+// invalid, or [WithReplicas] is given a negative count or timeout or a
+// client of another type than *redis.Client and *redis.ClusterClient.
+func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits, opts ...Option) (*Ledger, error) {
 	if err := checkName(c, name); err != nil {
 		return nil, err
 	}
@@ -99,11 +109,32 @@ func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Lim
 			return nil, err
 		}
 	}
+	cfg := config{logger: slog.Default()}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if cfg.replicas < 0 || cfg.wait < 0 {
+		return nil, fmt.Errorf("%w: redisledger: waiting for %d replicas for %v", budget.ErrInvalid, cfg.replicas, cfg.wait)
+	}
+	if cfg.replicas > 0 {
+		switch c.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, fmt.Errorf("%w: redisledger: a %T cannot wait for replicas", budget.ErrInvalid, c)
+		}
+	}
 	prefix := "{baar:" + name + "}"
-	return &Ledger{
-		c: c, name: name, prefix: prefix, limit: limit, pol: p,
+	l := &Ledger{
+		c: c, name: name, prefix: prefix, limit: limit, pol: p, cfg: cfg,
 		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease", prefix + ":epoch"},
-	}, nil
+	}
+	l.warnings = l.checkConfig()
+	for _, w := range l.warnings {
+		cfg.logger.Warn("redisledger: "+w, "budget", name)
+	}
+	return l, nil
 }
 
 // checkName reports an error matching budget.ErrInvalid for a nil client
@@ -265,9 +296,24 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 	args := append([]any{l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
 		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext}, l.identity()...)
 	v, err := l.run(ctx, reserveScript, args...)
+	if errors.Is(err, errNotReplicated) {
+		// Held on the primary, not confirmed: give it back (best effort;
+		// else its lease charges it).
+		if r, perr := l.parseReserve(v, key, keyLimit, amount, gen, false); perr == nil {
+			_ = l.settle(context.WithoutCancel(ctx), "cancel", r, false, 0)
+		}
+		return budget.Reservation{}, l.notConfirmed("reserve", err)
+	}
 	if err != nil {
 		return budget.Reservation{}, l.unavailable("reserve", err)
 	}
+	return l.parseReserve(v, key, keyLimit, amount, gen, true)
+}
+
+// parseReserve reads the answer v of the reserve script; acked tells
+// whether the reservation is acknowledged (its sequence number then holds
+// the budget to it, see ident).
+func (l *Ledger) parseReserve(v any, key string, keyLimit, amount budget.Amount, gen uint64, acked bool) (budget.Reservation, error) {
 	a, ok := v.([]any)
 	if !ok || len(a) < 4 {
 		return budget.Reservation{}, garbage("reserve", v)
@@ -279,7 +325,11 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 		if !ok1 || !ok2 || seq < 1 || seq >= 1<<seqBits || g < 0 || uint64(g) < gen {
 			return budget.Reservation{}, garbage("reserve", v)
 		}
-		e, ok := l.saw(a[3], uint64(seq))
+		hw := uint64(seq)
+		if !acked {
+			hw = 0
+		}
+		e, ok := l.saw(a[3], hw)
 		if !ok {
 			return budget.Reservation{}, garbage("reserve", v)
 		}
@@ -355,6 +405,9 @@ func (l *Ledger) settle(ctx context.Context, op string, r budget.Reservation, co
 	}
 	args := append([]any{l.prefix, u64(epoch), u64(seq), amt(r.Amount), u64(r.Generation), c, amt(actual)}, l.identity()...)
 	v, err := l.run(ctx, settleScript, args...)
+	if errors.Is(err, errNotReplicated) {
+		return l.notConfirmed(op, err)
+	}
 	if err != nil {
 		return l.unavailable(op, err)
 	}
@@ -383,6 +436,9 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 	gen, _ := l.pol.Window.Bounds(now)
 	args := append([]any{l.prefix, ms(now), u64(gen), key, retentionMS}, l.identity()...)
 	v, err := l.run(ctx, stateScript, args...)
+	if errors.Is(err, errNotReplicated) {
+		return budget.State{}, l.notConfirmed("state", err)
+	}
 	if err != nil {
 		return budget.State{}, l.unavailable("state", err)
 	}
@@ -411,7 +467,11 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 	return global, nil
 }
 
-// run runs script on the budget's keys.
+// run runs script on the budget's keys; with WithReplicas, it returns once
+// the replicas confirmed its writes (see runConfirmed).
 func (l *Ledger) run(ctx context.Context, script *redis.Script, args ...any) (any, error) {
+	if l.cfg.replicas > 0 {
+		return l.runConfirmed(ctx, script, args...)
+	}
 	return script.Run(ctx, l.c, l.keys, args...).Result()
 }
