@@ -82,6 +82,9 @@ func (l *Ledger) runConfirmed(ctx context.Context, script *redis.Script, args ..
 	conn := node.Conn()
 	defer conn.Close()
 	if v, err = script.Run(ctx, conn, l.keys, args...).Result(); err != nil {
+		if cc, ok := l.c.(*redis.ClusterClient); ok && !isScriptError(err) {
+			cc.ReloadState(ctx) // the slot may have moved (a failover): look again next time
+		}
 		return nil, err
 	}
 	n, err := conn.Wait(ctx, l.cfg.replicas, l.cfg.wait).Result()
@@ -141,3 +144,6 @@ func (l *Ledger) checkConfig() []string {
 func (l *Ledger) notConfirmed(op string, err error) error {
 	return fmt.Errorf("redisledger %s: %w: budget %q: %w", op, budget.ErrUnavailable, l.name, err)
 }
+
+// isScriptError reports whether err is an error the scripts raise.
+func isScriptError(err error) bool { return strings.HasPrefix(err.Error(), lostPrefix) }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,18 +31,22 @@ import (
 type redisServer struct {
 	port int
 	dir  string
+	args []string
 	cmd  *exec.Cmd
 }
 
-// needRedisServer skips the test when redis-server is not installed, or
-// fails it when BAAR_REQUIRE_REDIS=1 (as in CI).
+// needRedisServer skips the test when redis-server (and redis-cli, which
+// creates clusters) is not installed, or fails it when BAAR_REQUIRE_REDIS=1
+// (as in CI).
 func needRedisServer(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("BAAR_REQUIRE_REDIS") == "1" {
-			t.Fatal("BAAR_REQUIRE_REDIS=1 but redis-server is not installed")
+	for _, cmd := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			if os.Getenv("BAAR_REQUIRE_REDIS") == "1" {
+				t.Fatalf("BAAR_REQUIRE_REDIS=1 but %s is not installed", cmd)
+			}
+			t.Skipf("%s is not installed: install it, or set BAAR_REQUIRE_REDIS=1 to fail instead", cmd)
 		}
-		t.Skip("redis-server is not installed: install it, or set BAAR_REQUIRE_REDIS=1 to fail instead")
 	}
 }
 
@@ -57,15 +62,11 @@ func startRedis(t *testing.T, args ...string) *redisServer {
 	all := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
 		"--repl-diskless-sync-delay", "0"}, args...)
+	s.args = all
 	s.cmd = exec.Command("redis-server", all...)
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(s.kill)
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; {
-		require.True(t, time.Now().Before(deadline), "redis-server on port %d did not start", s.port)
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.waitUp(t)
 	return s
 }
 
@@ -160,4 +161,55 @@ func (l *link) cut() {
 	for _, c := range l.conns {
 		c.Close()
 	}
+}
+
+// restart starts the killed server again, on its port, with its files.
+func (s *redisServer) restart(t *testing.T) {
+	t.Helper()
+	s.cmd = exec.Command("redis-server", s.args...)
+	require.NoError(t, s.cmd.Start())
+	s.waitUp(t)
+}
+
+// waitUp waits until the server answers.
+func (s *redisServer) waitUp(t *testing.T) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; {
+		require.True(t, time.Now().Before(deadline), "redis-server on port %d did not start", s.port)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startCluster starts a Redis Cluster of masters masters, each with one
+// replica, and waits until it serves every slot.
+func startCluster(t *testing.T, masters int) []*redisServer {
+	t.Helper()
+	needRedisServer(t)
+	var nodes []*redisServer
+	args := []string{"redis-cli", "--cluster", "create"}
+	for range 2 * masters {
+		s := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "1000", "--appendonly", "yes")
+		nodes = append(nodes, s)
+		args = append(args, s.addr())
+	}
+	out, err := exec.Command(args[0], append(args[1:], "--cluster-replicas", "1", "--cluster-yes")...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, s := range nodes {
+		waitClusterOK(t, s)
+	}
+	return nodes
+}
+
+// waitClusterOK waits until s sees every slot served.
+func waitClusterOK(t *testing.T, s *redisServer) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
+	defer c.Close()
+	require.Eventually(t, func() bool {
+		info, err := c.ClusterInfo(context.Background()).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	}, 20*time.Second, 50*time.Millisecond, "the cluster did not come up on port %d", s.port)
 }
