@@ -291,16 +291,19 @@ func TestKill9RedisBudget(t *testing.T) {
 	testKill9(t, "redis:"+addr+"/"+lgRedisName(t, c))
 }
 
-// redisServer is a redis-server child process on a fixed port.
+// redisServer is a redis-server child process on a fixed port, keeping its
+// data in dir (append-only file, fsynced at every write) across restarts:
+// a budget whose state a restart loses fails closed.
 type redisServer struct {
 	port int
+	dir  string
 	cmd  *exec.Cmd
 }
 
 func (s *redisServer) start(t *testing.T) {
 	t.Helper()
 	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", s.dir, "--daemonize", "no")
 	require.NoError(t, s.cmd.Start())
 	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
 	defer c.Close()
@@ -331,7 +334,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &redisServer{port: ln.Addr().(*net.TCPAddr).Port}
+	srv := &redisServer{port: ln.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
 	require.NoError(t, ln.Close())
 	srv.start(t)
 	t.Cleanup(srv.stop)
