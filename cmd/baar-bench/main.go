@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/routellm"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -50,7 +51,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	c := &config{}
 	var split string
-	fs.StringVar(&c.data, "data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/)")
+	fs.StringVar(&c.data, "data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/; files may be gzip-compressed) (default: $"+routellm.EnvDir+", else the module's "+routellm.ShippedDir+" when no --dataset is given)")
 	fs.Var(&c.datasets, "dataset", "generic labelled data, jsonl:PATH (repeatable)")
 	fs.StringVar(&split, "split", "test", "split to evaluate: test, train or all")
 	fs.BoolVar(&c.cross, "cross", false, "also train on each dataset's train split and evaluate on the others' test split")
@@ -78,7 +79,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	if c.data == "" && len(c.datasets) == 0 {
-		return nil, errors.New("no data: give --data DIR (RouteLLM's routellm/evals) and/or --dataset jsonl:PATH")
+		if c.data, err = routellm.Dir(); err != nil {
+			return nil, err
+		}
 	}
 	if c.assumeOut < 0 {
 		return nil, errors.New("--assume-output-tokens must be ≥ 0")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/routellm"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -24,7 +24,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("baar-train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		data     = fs.String("data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/)")
+		data     = fs.String("data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/; files may be gzip-compressed) (default: $"+routellm.EnvDir+", else the module's "+routellm.ShippedDir+" when no --dataset is given)")
 		datasets bench.DatasetFlags
 		only     = fs.String("only", "", "train on this dataset only")
 		out      = fs.String("out", "scoring/weights.json", `weights file to write ("-" for stdout)`)
@@ -76,6 +76,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func load(data string, datasets []string) ([]bench.Dataset, error) {
+	if data == "" && len(datasets) == 0 {
+		var err error
+		if data, err = routellm.Dir(); err != nil {
+			return nil, err
+		}
+	}
 	var sets []bench.Dataset
 	if data != "" {
 		s, err := bench.LoadRouteLLM(data, nil)
@@ -94,9 +100,6 @@ func load(data string, datasets []string) ([]bench.Dataset, error) {
 			return nil, err
 		}
 		sets = append(sets, s)
-	}
-	if len(sets) == 0 {
-		return nil, errors.New("no data: give --data DIR and/or --dataset jsonl:PATH")
 	}
 	return sets, nil
 }

@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 // Item is one labelled prompt: whether the cheap and the capable model
@@ -84,33 +85,22 @@ type TokenCounter func(string) int
 // LoadRouteLLM reads RouteLLM's evaluation data from dir (the layout of
 // routellm/evals in github.com/lm-sys/RouteLLM): gsm8k_responses.csv, the 57
 // mmlu/mmlu_<subject>.csv files, and the two *_contaminated_prompts.jsonl
-// files, whose prompts are dropped. GSM8K output tokens are counted from the
+// files, whose prompts are dropped. Each file may be gzip-compressed (its
+// name with ".gz" appended), as in the module's copy (see routellm.Dir). GSM8K output tokens are counted from the
 // response texts with count (nil: an approximation, see ApproxTokens). It
 // returns the datasets "gsm8k" and "mmlu".
 func LoadRouteLLM(dir string, count TokenCounter) ([]Dataset, error) {
 	if count == nil {
 		count = ApproxTokens
 	}
-	gsmDrop, err := readContaminated(filepath.Join(dir, "gsm8k_contaminated_prompts.jsonl"))
+	gsmDrop, mmluDrop, files, err := routeLLMFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	mmluDrop, err := readContaminated(filepath.Join(dir, "mmlu_contaminated_prompts.jsonl"))
+	gsm, err := readRouteLLMCSV(filepath.Join(dir, routellm.GSM8K), gsmDrop, count)
 	if err != nil {
 		return nil, err
 	}
-	gsm, err := readRouteLLMCSV(filepath.Join(dir, "gsm8k_responses.csv"), gsmDrop, count)
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "mmlu", "mmlu_*.csv"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("bench: no mmlu/mmlu_*.csv files in %s", dir)
-	}
-	sort.Strings(files)
 	var mmlu []Item
 	for _, f := range files {
 		items, err := readRouteLLMCSV(f, mmluDrop, nil)
@@ -129,8 +119,23 @@ func LoadRouteLLM(dir string, count TokenCounter) ([]Dataset, error) {
 	}, nil
 }
 
+// routeLLMFiles reads the contaminated prompts of GSM8K and MMLU in dir, and
+// lists its MMLU files.
+func routeLLMFiles(dir string) (gsmDrop, mmluDrop map[string]bool, mmlu []string, err error) {
+	if gsmDrop, err = readContaminated(filepath.Join(dir, routellm.GSM8KContaminated)); err != nil {
+		return nil, nil, nil, err
+	}
+	if mmluDrop, err = readContaminated(filepath.Join(dir, routellm.MMLUContaminated)); err != nil {
+		return nil, nil, nil, err
+	}
+	if mmlu, err = routellm.MMLUFiles(dir); err != nil {
+		return nil, nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	return gsmDrop, mmluDrop, mmlu, nil
+}
+
 func readContaminated(path string) (map[string]bool, error) {
-	f, err := os.Open(path)
+	f, err := routellm.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -163,7 +168,7 @@ const (
 )
 
 func readRouteLLMCSV(path string, drop map[string]bool, count TokenCounter) ([]Item, error) {
-	f, err := os.Open(path)
+	f, err := routellm.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

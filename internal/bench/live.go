@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 // Grade says how a live answer is graded.
@@ -81,26 +82,14 @@ const GoldMMLU = "none: RouteLLM's MMLU files hold only True/False labels per mo
 // labelled response texts (see GoldGSM8K), MMLU items are ungraded (see
 // GoldMMLU).
 func LoadRouteLLMLive(dir string) ([]LiveSet, error) {
-	gsmDrop, err := readContaminated(filepath.Join(dir, "gsm8k_contaminated_prompts.jsonl"))
+	gsmDrop, mmluDrop, files, err := routeLLMFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	mmluDrop, err := readContaminated(filepath.Join(dir, "mmlu_contaminated_prompts.jsonl"))
+	gsm, err := readGSM8KGold(filepath.Join(dir, routellm.GSM8K), gsmDrop)
 	if err != nil {
 		return nil, err
 	}
-	gsm, err := readGSM8KGold(filepath.Join(dir, "gsm8k_responses.csv"), gsmDrop)
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "mmlu", "mmlu_*.csv"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("bench: no mmlu/mmlu_*.csv files in %s", dir)
-	}
-	sort.Strings(files)
 	mmlu := LiveSet{Name: "mmlu", Gold: GoldMMLU}
 	for _, f := range files {
 		items, err := readRouteLLMCSV(f, mmluDrop, nil)
@@ -116,7 +105,7 @@ func LoadRouteLLMLive(dir string) ([]LiveSet, error) {
 
 func readGSM8KGold(path string, drop map[string]bool) (LiveSet, error) {
 	set := LiveSet{Name: "gsm8k", Gold: GoldGSM8K}
-	f, err := os.Open(path)
+	f, err := routellm.Open(path)
 	if err != nil {
 		return set, fmt.Errorf("bench: %w", err)
 	}
