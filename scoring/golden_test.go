@@ -164,7 +164,8 @@ func syntheticCorpus() []Request {
 		req.ToolCalls = r.intn(7) - 2
 		req.Attachments = r.intn(5) - 1
 		if r.intn(20) == 0 {
-			req.ToolCalls, req.Attachments = 1<<40, -1<<40
+			// Saturated where int has 32 bits (the digests are amd64's).
+			req.ToolCalls, req.Attachments = min(1<<40, math.MaxInt), max(-1<<40, math.MinInt)
 		}
 		out = append(out, req)
 	}
