@@ -188,4 +188,10 @@
 // only "prompt" is required in a live run. --only NAMES (comma-separated)
 // keeps some datasets. The offline flags (--cross, --plot, --scores-out,
 // --value-policy, --assume-output-tokens, --approx-tokens) do not apply.
+//
+// # Exit status
+//
+// Every flag value (and each dataset's split) is checked before any prompt
+// is scored. Exit status: 0 on success and for --help, 1 if the run fails,
+// 2 on a usage error.
 package main

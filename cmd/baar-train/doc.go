@@ -58,9 +58,13 @@
 //	--dataset jsonl:PATH  a generic labelled file (repeatable)
 //	--only NAME         train on one dataset only (e.g. gsm8k, mmlu): used by
 //	                    baar-bench --cross
-//	--out FILE          weights file to write (default scoring/weights.json;
-//	                    "-" for stdout)
+//	--out FILE          weights file to write ("-" for stdout; default the
+//	                    module's scoring/weights.json, the module found
+//	                    upward from the working directory)
 //	--label gap|cheap-wrong, --l2, --smoothing, --min-count, --folds,
 //	--domain-smoothing, --trees, --tree-depth, --tree-rate, --balance,
 //	--groups            model options (defaults as in scoring.TrainOptions)
+//
+// Every flag value is checked before the data is read. Exit status: 0 on
+// success and for --help, 1 if training fails, 2 on a usage error.
 package main
