@@ -31,8 +31,9 @@ const (
 const InflationFactor = 10
 
 // AbsurdTokens is the prompt and completion token count of [UsageAbsurd]:
-// 2^53−1, the largest integer a float64 holds exactly.
-const AbsurdTokens = 1<<53 - 1
+// the largest integer both an int and a float64 hold exactly, 2^53−1 where
+// int has 64 bits and 2^31−1 where it has 32.
+const AbsurdTokens = min(1<<53-1, math.MaxInt)
 
 // String returns the mode's name.
 func (m UsageMode) String() string {

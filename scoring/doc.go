@@ -29,9 +29,10 @@
 // can matter for one kind of question and not another), trained by
 // cmd/baar-train on the train split of RouteLLM's GSM8K and MMLU results
 // for Mixtral-8x7B and GPT-4, combines them; the weights are embedded
-// (weights.json). On the fixed test split (go run ./cmd/baar-bench --data
-// ../shared/data/routellm): MMLU APGR 0.680, CPT(50%) 27.7%; GSM8K APGR
-// 0.589, CPT(50%) 38.2% (prompt length: 0.606 / 34.5% and 0.551 / 41.9%).
+// (weights.json). On the fixed test split (go run ./cmd/baar-bench, on the
+// module's copy in testdata/routellm): MMLU APGR 0.680, CPT(50%) 27.7%;
+// GSM8K APGR 0.589, CPT(50%) 38.2% (prompt length: 0.606 / 34.5% and
+// 0.551 / 41.9%).
 //
 // The score is a calibrated percentile: the raw model output mapped through
 // the empirical CDF of raw outputs on the training prompts. A score ≥ 0.80
