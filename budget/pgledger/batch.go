@@ -3,6 +3,7 @@ package pgledger
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/baarcore/baar/budget"
@@ -107,10 +108,19 @@ func (l *Ledger) lead(batch []*op) {
 // is empty.
 func (l *Ledger) runBatch(batch []*op) []*op {
 	l.run(batch)
+	woken := 0
 	for _, o := range batch {
 		if o.done != nil {
 			close(o.done)
+			woken++
 		}
+	}
+	if woken > 0 {
+		// Let the callers just woken queue their next operations (a
+		// Commit follows a Reserve) before looking at the queue: they then
+		// share the next round trip instead of the first of them leading
+		// a batch of one while the others wait.
+		runtime.Gosched()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -5,9 +5,7 @@
 -- after a rollback or a crash.
 CREATE SEQUENCE {{schema}}.reservation_id AS bigint;
 
--- budgets has one row per budget: its latest window generation. A batch
--- locks it (FOR UPDATE), which serializes the batches of one budget across
--- every process sharing it.
+-- budgets has one row per budget: its latest window generation.
 CREATE TABLE {{schema}}.budgets (
     name text PRIMARY KEY,
     gen  bigint NOT NULL DEFAULT 0
@@ -63,6 +61,8 @@ CREATE INDEX settlements_at ON {{schema}}.settlements USING brin (at);
 -- p_gen, p_amount), 4 state (p_gen, p_key). p_key is '' for no key budget.
 -- p_now is the batch's clock (Unix ms): leases that expired by then are
 -- charged first; expired holds older than p_retention ms are forgotten.
+-- The batches of one budget take turns on a transaction advisory lock, held
+-- until their commit.
 --
 -- Each result row answers the operation of the same ordinal:
 --   1 reserved: id, gen
@@ -84,55 +84,40 @@ DECLARE
     top constant bigint := 9223372036854775807;
     n int := coalesce(array_length(p_op, 1), 0);
     stored bigint;
-    g bigint;
+    latest bigint;
     i int;
     gi int;
     ki int;
     hi int;
-    wi int;
-    late boolean;
-    latest bigint;
-    room bigint;
+    amt bigint;
     billed bigint;
     last_id bigint;
-    new_id bigint;
     x record;
     -- the window figures the batch reads and writes, by name gen/key
-    w_name text[] := '{}';
-    w_gen bigint[] := '{}';
-    w_key text[] := '{}';
-    w_spent bigint[] := '{}';
-    w_res bigint[] := '{}';
-    w_dirty boolean[] := '{}';
-    -- the gen of each operation (reserve, state) or of its hold (settlements)
-    o_gen bigint[] := p_gen;
+    w_name text[];
+    w_gen bigint[];
+    w_key text[];
+    w_spent bigint[];
+    w_res bigint[];
+    w_dirty boolean[];
     -- the holds the settlements name
-    h_id bigint[] := '{}';
-    h_budget text[] := '{}';
-    h_gen bigint[] := '{}';
-    h_key text[] := '{}';
-    h_amount bigint[] := '{}';
-    h_expired boolean[] := '{}';
-    h_label text[] := '{}';
-    gone bigint[] := '{}';
-    -- new holds
-    n_id bigint[] := '{}';
-    n_gen bigint[] := '{}';
-    n_key text[] := '{}';
-    n_amount bigint[] := '{}';
-    n_expiry bigint[] := '{}';
-    n_label text[] := '{}';
-    -- settlement log
-    s_id bigint[] := '{}';
-    s_gen bigint[] := '{}';
-    s_key text[] := '{}';
-    s_label text[] := '{}';
-    s_kind text[] := '{}';
-    s_reserved bigint[] := '{}';
-    s_amount bigint[] := '{}';
+    h_id bigint[];
+    h_budget text[];
+    h_gen bigint[];
+    h_key text[];
+    h_amount bigint[];
+    h_expired boolean[];
+    h_label text[];
+    h_done boolean[];
+    -- by operation: its hold, generation, key, and their windows
+    o_hi int[];
+    o_gen bigint[];
+    o_key text[];
+    o_gi int[];
+    o_ki int[];
     -- results
     r_status smallint[] := array_fill(0::smallint, ARRAY[n]);
-    r_id bigint[] := array_fill(0::bigint, ARRAY[n]);
+    r_id bigint[];
     r_gen bigint[] := array_fill(0::bigint, ARRAY[n]);
     r_s bigint[] := array_fill(0::bigint, ARRAY[n]);
     r_r bigint[] := array_fill(0::bigint, ARRAY[n]);
@@ -142,10 +127,11 @@ BEGIN
     IF n = 0 THEN
         RETURN;
     END IF;
-    SELECT b.gen INTO stored FROM {{schema}}.budgets b WHERE b.name = p_budget FOR UPDATE;
+    PERFORM pg_advisory_xact_lock(hashtextextended({{sequence}} || ' ' || p_budget, 0));
+    SELECT b.gen INTO stored FROM {{schema}}.budgets b WHERE b.name = p_budget;
     IF NOT FOUND THEN
         INSERT INTO {{schema}}.budgets (name) VALUES (p_budget) ON CONFLICT DO NOTHING;
-        SELECT b.gen INTO stored FROM {{schema}}.budgets b WHERE b.name = p_budget FOR UPDATE;
+        stored := 0;
     END IF;
 
     -- Charge the holds whose lease expired; forget those expired long ago.
@@ -158,151 +144,128 @@ BEGIN
                spent = CASE WHEN w.spent > top - x.amount THEN top ELSE w.spent + x.amount END
          WHERE w.budget = p_budget AND w.gen = x.gen AND (w.key = '' OR w.key = x.key);
         IF p_record THEN
-            s_id := s_id || x.id; s_gen := s_gen || x.gen; s_key := s_key || x.key;
-            s_label := s_label || x.label; s_kind := s_kind || 'expire'::text;
-            s_reserved := s_reserved || x.amount; s_amount := s_amount || x.amount;
+            INSERT INTO {{schema}}.settlements (at, budget, reservation, gen, key, label, kind, reserved, amount)
+            VALUES (to_timestamp(p_now / 1000.0), p_budget, x.id, x.gen, x.key, x.label, 'expire', x.amount, x.amount);
         END IF;
     END LOOP;
     DELETE FROM {{schema}}.holds h
      WHERE h.budget = p_budget AND h.expired AND h.expiry <= p_now - p_retention;
 
-    -- The holds the settlements name, and the generation of each operation:
-    -- reserve and state run in the latest generation seen.
+    -- The holds the settlements name.
     SELECT array_agg(h.id), array_agg(h.budget), array_agg(h.gen), array_agg(h.key),
-           array_agg(h.amount), array_agg(h.expired), array_agg(h.label)
-      INTO h_id, h_budget, h_gen, h_key, h_amount, h_expired, h_label
+           array_agg(h.amount), array_agg(h.expired), array_agg(h.label), array_agg(false)
+      INTO h_id, h_budget, h_gen, h_key, h_amount, h_expired, h_label, h_done
       FROM {{schema}}.holds h
      WHERE h.id = ANY (SELECT u.id FROM unnest(p_op, p_id) AS u(op, id) WHERE u.op IN (2, 3));
-    latest := stored;
-    FOR i IN 1 .. n LOOP
-        IF p_op[i] IN (1, 4) THEN
-            latest := greatest(latest, p_gen[i]);
-            o_gen[i] := latest;
-        ELSE
-            hi := array_position(h_id, p_id[i]);
-            IF hi IS NOT NULL THEN
-                o_gen[i] := h_gen[hi];
-            END IF;
-        END IF;
-    END LOOP;
+    -- Each operation's generation and key: reserve and state run in the
+    -- latest generation seen, a settlement in its hold's.
+    SELECT array_agg(o.hi ORDER BY o.j),
+           array_agg(CASE WHEN o.op IN (1, 4) THEN greatest(stored, o.running)
+                          WHEN o.hi IS NOT NULL THEN h_gen[o.hi] ELSE p_gen[o.j] END ORDER BY o.j),
+           array_agg(CASE WHEN o.op IN (1, 4) THEN p_key[o.j]
+                          WHEN o.hi IS NOT NULL THEN h_key[o.hi] ELSE '' END ORDER BY o.j),
+           greatest(stored, max(o.running))
+      INTO o_hi, o_gen, o_key, latest
+      FROM (SELECT j, p_op[j] AS op, CASE WHEN p_op[j] IN (2, 3) THEN array_position(h_id, p_id[j]) END AS hi,
+                   max(CASE WHEN p_op[j] IN (1, 4) THEN p_gen[j] END) OVER (ORDER BY j) AS running
+              FROM generate_subscripts(p_op, 1) AS j) AS o;
 
     -- Load every window figure the batch may need.
-    SELECT array_agg(DISTINCT u.g::text || '/' || u.k)
-      INTO w_name
-      FROM (SELECT o_gen[j] AS g, '' AS k FROM generate_subscripts(p_op, 1) AS j
-            UNION ALL
-            SELECT o_gen[j], p_key[j] FROM generate_subscripts(p_op, 1) AS j WHERE p_op[j] IN (1, 4) AND p_key[j] <> ''
-            UNION ALL
-            SELECT h_gen[j], h_key[j] FROM generate_subscripts(h_id, 1) AS j WHERE h_key[j] <> '') AS u;
-    SELECT array_agg(split_part(nm, '/', 1)::bigint), array_agg(substr(nm, strpos(nm, '/') + 1)),
-           array_agg(coalesce(w.spent, 0)), array_agg(coalesce(w.reserved, 0)), array_agg(false)
-      INTO w_gen, w_key, w_spent, w_res, w_dirty
-      FROM unnest(w_name) WITH ORDINALITY AS u(nm, ord)
-      LEFT JOIN {{schema}}.windows w
-        ON w.budget = p_budget AND w.gen = split_part(nm, '/', 1)::bigint AND w.key = substr(nm, strpos(nm, '/') + 1);
-    -- The aggregates share one row order, maybe not w_name's: rebuild it.
-    SELECT array_agg(w_gen[j]::text || '/' || w_key[j] ORDER BY j) INTO w_name FROM generate_subscripts(w_gen, 1) AS j;
-
-    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO last_id FROM {{schema}}.reservation_id s;
+    SELECT array_agg(nm), array_agg(u.g), array_agg(u.k), array_agg(coalesce(w.spent, 0)),
+           array_agg(coalesce(w.reserved, 0)), array_agg(false)
+      INTO w_name, w_gen, w_key, w_spent, w_res, w_dirty
+      FROM (SELECT DISTINCT v.g, v.k, v.g::text || '/' || v.k AS nm
+              FROM unnest(o_gen, o_key) AS v(g, k)
+             UNION
+            SELECT DISTINCT v.g, '', v.g::text || '/' FROM unnest(o_gen) AS v(g)) AS u
+      LEFT JOIN {{schema}}.windows w ON w.budget = p_budget AND w.gen = u.g AND w.key = u.k;
+    SELECT array_agg(array_position(w_name, v.g::text || '/') ORDER BY v.j),
+           array_agg(CASE WHEN v.k <> '' THEN array_position(w_name, v.g::text || '/' || v.k) END ORDER BY v.j)
+      INTO o_gi, o_ki
+      FROM unnest(o_gen, o_key) WITH ORDINALITY AS v(g, k, j);
 
     FOR i IN 1 .. n LOOP
-        g := o_gen[i];
-        gi := array_position(w_name, g::text || '/');
-        ki := NULL;
-        IF p_op[i] IN (1, 4) AND p_key[i] <> '' THEN
-            ki := array_position(w_name, g::text || '/' || p_key[i]);
-        END IF;
-        CASE p_op[i]
-        WHEN 1 THEN -- reserve
-            r_gen[i] := g;
-            room := -1;
-            IF w_spent[gi] <= p_limit AND w_res[gi] <= p_limit - w_spent[gi] THEN
-                room := p_limit - w_spent[gi] - w_res[gi];
-            END IF;
-            IF p_amount[i] > room THEN
+        gi := o_gi[i];
+        ki := o_ki[i];
+        amt := p_amount[i];
+        IF p_op[i] = 1 THEN -- reserve
+            r_gen[i] := o_gen[i];
+            IF NOT (w_spent[gi] <= p_limit AND w_res[gi] <= p_limit - w_spent[gi]
+                    AND amt <= p_limit - w_spent[gi] - w_res[gi]) THEN
                 r_status[i] := 2; r_s[i] := w_spent[gi]; r_r[i] := w_res[gi];
-                CONTINUE;
-            END IF;
-            IF ki IS NOT NULL THEN
-                room := -1;
-                IF w_spent[ki] <= p_key_limit[i] AND w_res[ki] <= p_key_limit[i] - w_spent[ki] THEN
-                    room := p_key_limit[i] - w_spent[ki] - w_res[ki];
+            ELSIF ki IS NOT NULL AND NOT (w_spent[ki] <= p_key_limit[i] AND w_res[ki] <= p_key_limit[i] - w_spent[ki]
+                    AND amt <= p_key_limit[i] - w_spent[ki] - w_res[ki]) THEN
+                r_status[i] := 3; r_ks[i] := w_spent[ki]; r_kr[i] := w_res[ki];
+            ELSE
+                r_status[i] := 1;
+                w_res[gi] := w_res[gi] + amt;
+                w_dirty[gi] := true;
+                IF ki IS NOT NULL THEN
+                    w_res[ki] := w_res[ki] + amt;
+                    w_dirty[ki] := true;
                 END IF;
-                IF p_amount[i] > room THEN
-                    r_status[i] := 3; r_ks[i] := w_spent[ki]; r_kr[i] := w_res[ki];
-                    CONTINUE;
-                END IF;
-                w_res[ki] := w_res[ki] + p_amount[i]; w_dirty[ki] := true;
             END IF;
-            w_res[gi] := w_res[gi] + p_amount[i]; w_dirty[gi] := true;
-            new_id := nextval({{sequence}});
-            n_id := n_id || new_id; n_gen := n_gen || g; n_key := n_key || p_key[i];
-            n_amount := n_amount || p_amount[i]; n_expiry := n_expiry || p_expiry[i]; n_label := n_label || p_label[i];
-            r_status[i] := 1; r_id[i] := new_id;
-        WHEN 2, 3 THEN -- commit, cancel
-            hi := array_position(h_id, p_id[i]);
-            IF hi IS NULL OR p_id[i] = ANY (gone) THEN
-                IF hi IS NULL AND (p_id[i] < 1 OR p_id[i] > last_id) THEN
-                    r_status[i] := 7;
-                ELSE
-                    r_status[i] := 6;
-                END IF;
-                CONTINUE;
-            END IF;
-            IF h_budget[hi] <> p_budget OR h_amount[hi] <> p_amount[i] OR h_gen[hi] <> p_gen[i] THEN
-                r_status[i] := 7;
-                CONTINUE;
-            END IF;
-            late := h_expired[hi];
-            ki := NULL;
-            IF h_key[hi] <> '' THEN
-                ki := array_position(w_name, g::text || '/' || h_key[hi]);
-            END IF;
-            billed := CASE WHEN p_op[i] = 2 THEN p_actual[i] ELSE 0 END;
-            FOREACH wi IN ARRAY ARRAY[gi, ki] LOOP
-                CONTINUE WHEN wi IS NULL;
-                IF late THEN -- the expiry charged the reserved amount: correct it
-                    w_spent[wi] := greatest(w_spent[wi] - p_amount[i], 0);
-                ELSE
-                    w_res[wi] := greatest(w_res[wi] - p_amount[i], 0);
-                END IF;
-                w_spent[wi] := CASE WHEN w_spent[wi] > top - billed THEN top ELSE w_spent[wi] + billed END;
-                w_dirty[wi] := true;
-            END LOOP;
-            gone := gone || p_id[i];
-            r_status[i] := CASE WHEN late THEN 5 ELSE 4 END;
-            IF p_record THEN
-                s_id := s_id || p_id[i]; s_gen := s_gen || g; s_key := s_key || h_key[hi];
-                s_label := s_label || h_label[hi];
-                s_kind := s_kind || (CASE WHEN late THEN 'late ' ELSE '' END ||
-                                     CASE WHEN p_op[i] = 2 THEN 'commit' ELSE 'cancel' END);
-                s_reserved := s_reserved || p_amount[i];
-                s_amount := s_amount || (CASE WHEN late THEN billed - p_amount[i] ELSE billed END);
-            END IF;
-        ELSE -- state
-            r_status[i] := 8; r_gen[i] := g;
+        ELSIF p_op[i] = 4 THEN -- state
+            r_status[i] := 8; r_gen[i] := o_gen[i];
             r_s[i] := w_spent[gi]; r_r[i] := w_res[gi];
             IF ki IS NOT NULL THEN
                 r_ks[i] := w_spent[ki]; r_kr[i] := w_res[ki];
             END IF;
-        END CASE;
+        ELSE -- commit, cancel
+            hi := o_hi[i];
+            IF hi IS NULL THEN
+                IF last_id IS NULL THEN
+                    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO last_id FROM {{schema}}.reservation_id s;
+                END IF;
+                r_status[i] := CASE WHEN p_id[i] BETWEEN 1 AND last_id THEN 6 ELSE 7 END;
+            ELSIF h_done[hi] THEN
+                r_status[i] := 6;
+            ELSIF h_budget[hi] <> p_budget OR h_amount[hi] <> amt OR h_gen[hi] <> p_gen[i] THEN
+                r_status[i] := 7;
+            ELSE
+                billed := CASE WHEN p_op[i] = 2 THEN p_actual[i] ELSE 0 END;
+                IF h_expired[hi] THEN -- the expiry charged the reserved amount: correct it
+                    r_status[i] := 5;
+                    w_spent[gi] := greatest(w_spent[gi] - amt, 0);
+                    IF ki IS NOT NULL THEN
+                        w_spent[ki] := greatest(w_spent[ki] - amt, 0);
+                    END IF;
+                ELSE
+                    r_status[i] := 4;
+                    w_res[gi] := greatest(w_res[gi] - amt, 0);
+                    IF ki IS NOT NULL THEN
+                        w_res[ki] := greatest(w_res[ki] - amt, 0);
+                    END IF;
+                END IF;
+                w_spent[gi] := CASE WHEN w_spent[gi] > top - billed THEN top ELSE w_spent[gi] + billed END;
+                w_dirty[gi] := true;
+                IF ki IS NOT NULL THEN
+                    w_spent[ki] := CASE WHEN w_spent[ki] > top - billed THEN top ELSE w_spent[ki] + billed END;
+                    w_dirty[ki] := true;
+                END IF;
+                h_done[hi] := true;
+            END IF;
+        END IF;
     END LOOP;
 
     -- Write back what changed.
     INSERT INTO {{schema}}.windows AS w (budget, gen, key, spent, reserved)
     SELECT p_budget, u.g, u.k, u.s, u.r FROM unnest(w_gen, w_key, w_spent, w_res, w_dirty) AS u(g, k, s, r, d) WHERE u.d
     ON CONFLICT ON CONSTRAINT windows_pkey DO UPDATE SET spent = excluded.spent, reserved = excluded.reserved;
-    IF array_length(n_id, 1) > 0 THEN
-        INSERT INTO {{schema}}.holds (id, budget, gen, key, amount, expiry, label)
-        SELECT u.id, p_budget, u.g, u.k, u.a, u.e, u.l FROM unnest(n_id, n_gen, n_key, n_amount, n_expiry, n_label) AS u(id, g, k, a, e, l);
-    END IF;
-    IF array_length(gone, 1) > 0 THEN
-        DELETE FROM {{schema}}.holds h WHERE h.id = ANY (gone);
-    END IF;
-    IF array_length(s_id, 1) > 0 THEN
+    SELECT array_agg(CASE WHEN v.s = 1 THEN nextval({{sequence}}) ELSE 0 END ORDER BY v.j)
+      INTO r_id FROM unnest(r_status) WITH ORDINALITY AS v(s, j);
+    INSERT INTO {{schema}}.holds (id, budget, gen, key, amount, expiry, label)
+    SELECT r_id[j], p_budget, o_gen[j], p_key[j], p_amount[j], p_expiry[j], p_label[j]
+      FROM generate_subscripts(r_status, 1) AS j WHERE r_status[j] = 1;
+    DELETE FROM {{schema}}.holds h
+     WHERE h.id IN (SELECT p_id[j] FROM generate_subscripts(r_status, 1) AS j WHERE r_status[j] IN (4, 5));
+    IF p_record THEN
         INSERT INTO {{schema}}.settlements (at, budget, reservation, gen, key, label, kind, reserved, amount)
-        SELECT to_timestamp(p_now / 1000.0), p_budget, u.id, u.g, u.k, u.l, u.kind, u.r, u.a
-          FROM unnest(s_id, s_gen, s_key, s_label, s_kind, s_reserved, s_amount) AS u(id, g, k, l, kind, r, a);
+        SELECT to_timestamp(p_now / 1000.0), p_budget, p_id[j], o_gen[j], o_key[j], h_label[o_hi[j]],
+               CASE WHEN r_status[j] = 5 THEN 'late ' ELSE '' END || CASE WHEN p_op[j] = 2 THEN 'commit' ELSE 'cancel' END,
+               p_amount[j],
+               CASE WHEN p_op[j] = 2 THEN p_actual[j] ELSE 0 END - CASE WHEN r_status[j] = 5 THEN p_amount[j] ELSE 0 END
+          FROM generate_subscripts(r_status, 1) AS j WHERE r_status[j] IN (4, 5);
     END IF;
     IF latest > stored THEN
         UPDATE {{schema}}.budgets b SET gen = latest WHERE b.name = p_budget;
