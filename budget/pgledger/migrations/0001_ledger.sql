@@ -78,7 +78,7 @@ CREATE FUNCTION {{schema}}.apply(
     p_amount bigint[], p_actual bigint[], p_expiry bigint[], p_label text[])
 RETURNS TABLE (status smallint, id bigint, gen bigint, spent bigint, reserved bigint,
                key_spent bigint, key_reserved bigint)
-LANGUAGE plpgsql AS $pgledger$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $pgledger$
 #variable_conflict use_column
 DECLARE
     top constant bigint := 9223372036854775807;
