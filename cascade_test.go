@@ -362,3 +362,42 @@ func TestCascadeStorm(t *testing.T) {
 		})
 	}
 }
+
+// A judge is one more model call, reserved and billed like any attempt.
+func TestJudgeVerifier(t *testing.T) {
+	for name, tc := range map[string]struct {
+		verdict   string
+		escalated bool
+		verifyErr bool
+	}{
+		"right":        {"0.1", false, false},
+		"wrong":        {"0.95", true, false},
+		"with words":   {"Probability wrong: 0.8.", true, false},
+		"nonsense":     {"banana", true, true},
+		"out of range": {"7", true, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cheap := &scripted{reply: func(call int, o llms.CallOptions) (*llms.ContentResponse, error) {
+				if o.MaxTokens == 16 { // the judge's call
+					return says(tc.verdict)(call, o)
+				}
+				return says("The answer is 42.")(call, o)
+			}}
+			capable := &scripted{reply: says("capable answer")}
+			r, got := cascadeRouter(t, cheap, capable, baar.WithCascade(baar.JudgeVerifier(baar.Judge{})))
+			_, err := r.GenerateContent(context.Background(), human("6 × 7?"))
+			require.NoError(t, err)
+			rep := got()[0]
+			assert.Equal(t, "judge", rep.Verifier)
+			assert.Equal(t, tc.escalated, rep.Escalated)
+			assert.Equal(t, tc.verifyErr, rep.VerifyErr != nil)
+			assert.Equal(t, 2, cheap.Calls(), "the answer and the judge")
+			require.GreaterOrEqual(t, len(rep.Attempts), 2)
+			assert.Equal(t, baar.StepJudge, rep.Attempts[1].Step)
+			assert.Positive(t, rep.Attempts[1].Cost, "the judge is billed")
+			assert.InDelta(t, r.Spent(), rep.Cost, 1e-12)
+		})
+	}
+	_, err := baar.JudgeVerifier(baar.Judge{}).Verify(context.Background(), scoring.Request{}, []scoring.Answer{{Text: "x"}})
+	assert.ErrorContains(t, err, "only inside a Router")
+}
