@@ -53,15 +53,6 @@ type cascade struct {
 	bypass    float64 // score at or above which a call skips the cascade; 0: never
 }
 
-// Defaults of the cascade.
-const (
-	// DefaultEscalationThreshold is the doubt at or above which a cascade
-	// escalates: the verifier's doubt is the chance that the cheap answer is
-	// wrong, so by default a call escalates when its cheap answer is more
-	// likely wrong than right.
-	DefaultEscalationThreshold = 0.5
-)
-
 // Escalation says why a cascade did not return the capable model's answer
 // although it escalated.
 type Escalation string

@@ -28,6 +28,11 @@ const (
 	// scores are percentiles of reference traffic, so 0.80 sends about the
 	// hardest 20% of calls to the capable model.
 	DefaultComplexityThreshold = 0.80
+	// DefaultEscalationThreshold is the doubt at or above which a cascade
+	// escalates: the verifier's doubt is the chance that the cheap answer is
+	// wrong, so by default a call escalates when its cheap answer is more
+	// likely wrong than right.
+	DefaultEscalationThreshold = 0.5
 	// DefaultMaxOutputTokens is the output cap of a call that sets none
 	// (llms.WithMaxTokens) on a Router without WithMaxOutputTokens: 4,096
 	// tokens, or the model's maximum output if lower, or 2,048 for the
