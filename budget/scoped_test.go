@@ -40,6 +40,7 @@ func TestContextKey(t *testing.T) {
 	assert.Equal(t, "tenant-7", k)
 	_, ok = KeyFromContext(ContextWithKey(context.Background(), ""))
 	assert.False(t, ok)
-	_, ok = KeyFromContext(nil) //nolint:staticcheck // nil is handled
+	//lint:ignore SA1012 a nil context is handled, and tested here
+	_, ok = KeyFromContext(nil)
 	assert.False(t, ok)
 }

@@ -48,14 +48,6 @@ func (o *outcome) spend(spent, cap float64) {
 	o.spent, o.cap = spent, cap
 }
 
-// addSpend adds a router's spend and cap (checks with several routers).
-func (o *outcome) addSpend(spent, cap float64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.spent += spent
-	o.cap += cap
-}
-
 func (o *outcome) result(c check, d time.Duration) result {
 	o.mu.Lock()
 	defer o.mu.Unlock()
