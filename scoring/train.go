@@ -298,7 +298,11 @@ func Train(ctx context.Context, examples []Example, opts TrainOptions) (*Model, 
 		Smoothing: opts.Smoothing, MinCount: opts.MinCount, L2: opts.L2,
 		Trees: max(opts.Trees, 0), TreeDepth: opts.TreeDepth, TreeRate: opts.TreeRate,
 	}}
-	bias, w, err := fitLogistic(feats, label, weight, opts.L2)
+	rows := make([][]float64, n)
+	for i := range feats {
+		rows[i] = feats[i][:]
+	}
+	bias, w, err := fitLogistic(rows, label, weight, opts.L2)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +324,7 @@ func Train(ctx context.Context, examples []Example, opts TrainOptions) (*Model, 
 		for i := range feats {
 			base[i] = m.linear(&feats[i])
 		}
-		m.trees = fitTrees(feats, label, weight, base, opts.Trees, opts.TreeDepth, opts.TreeRate, 1, 20)
+		m.trees = fitTrees(rows, label, weight, base, opts.Trees, opts.TreeDepth, opts.TreeRate, 1, 20)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -381,8 +385,9 @@ func b2f(b bool) float64 {
 // (iteratively reweighted least squares) on standardized features, and
 // returns the bias and weights on the raw feature scale. Features constant
 // in the data get weight 0.
-func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64, [numFeatures]float64, error) {
-	var mean, sd [numFeatures]float64
+func fitLogistic(x [][]float64, y, wt []float64, l2 float64) (float64, []float64, error) {
+	nf := len(x[0])
+	mean, sd := make([]float64, nf), make([]float64, nf)
 	var sw float64
 	for i := range x {
 		sw += wt[i]
@@ -450,7 +455,7 @@ func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64
 		}
 		step, err := solveSPD(h, g, d)
 		if err != nil {
-			return 0, [numFeatures]float64{}, err
+			return 0, nil, err
 		}
 		var maxStep float64
 		for c := range beta {
@@ -461,7 +466,7 @@ func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64
 			break
 		}
 	}
-	var w [numFeatures]float64
+	w := make([]float64, nf)
 	bias := beta[0]
 	for c, j := range cols {
 		w[j] = beta[c+1] / sd[j]

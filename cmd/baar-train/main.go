@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts     scoring.TrainOptions
 		balance  = fs.Bool("balance", false, "weight each dataset equally (default: every prompt weighs the same)")
 		groups   = fs.Bool("groups", true, "train the domain classifier on the groups (MMLU subjects; the dataset name for items without one)")
+		verOut   = fs.String("verifier-out", "", `also train the answer verifier on the train split's cheap answers and write its weights here ("-" for stdout)`)
 	)
 	fs.Var(&datasets, "dataset", "generic labelled data, jsonl:PATH (repeatable)")
 	fs.StringVar(&opts.Label, "label", scoring.LabelGap, "label to fit: gap or cheap-wrong")
@@ -52,6 +54,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *verOut != "" {
+		if err := trainVerifier(ctx, sets, *verOut, stdout, stderr); err != nil {
+			return err
+		}
+	}
 	examples, err := bench.TrainExamples(sets, *only, *balance, *groups)
 	if err != nil {
 		return err
@@ -60,18 +67,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return write(m, len(examples), *out, stdout, stderr)
+}
+
+// trainVerifier trains scoring's verifier on the cheap answers of the train
+// split of every dataset that has them.
+func trainVerifier(ctx context.Context, sets []bench.Dataset, out string, stdout, stderr io.Writer) error {
+	var examples []scoring.VerifierExample
+	for _, d := range sets {
+		examples = append(examples, bench.VerifierExamples(d.Select(bench.SplitTrain))...)
+	}
+	if len(examples) == 0 {
+		return errors.New("--verifier-out: no dataset has the cheap model's answers (RouteLLM's GSM8K file has)")
+	}
+	m, err := scoring.TrainVerifier(ctx, examples, scoring.VerifierTrainOptions{})
+	if err != nil {
+		return err
+	}
+	return write(m, len(examples), out, stdout, stderr)
+}
+
+// write writes a model's weights file to path ("-": stdout).
+func write(m json.Marshaler, examples int, path string, stdout, stderr io.Writer) error {
 	b, err := m.MarshalJSON()
 	if err != nil {
 		return err
 	}
-	if *out == "-" {
+	if path == "-" {
 		_, err = stdout.Write(b)
 		return err
 	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "baar-train: %d training examples, wrote %s (%d bytes)\n", len(examples), *out, len(b))
+	fmt.Fprintf(stderr, "baar-train: %d training examples, wrote %s (%d bytes)\n", examples, path, len(b))
 	return nil
 }
 
