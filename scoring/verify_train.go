@@ -40,21 +40,11 @@ type VerifierTrainOptions struct {
 }
 
 func (o *VerifierTrainOptions) defaults() error {
-	if o.L2 == 0 {
-		o.L2 = 10
-	}
-	if o.TreeDepth == 0 {
-		o.TreeDepth = 2
-	}
-	if o.TreeRate == 0 {
-		o.TreeRate = 0.1
-	}
-	if o.HardFloor == 0 {
-		o.HardFloor = 0.9
-	}
-	if o.FloorPrior == 0 {
-		o.FloorPrior = 10
-	}
+	setDefault(&o.L2, 10)
+	setDefault(&o.TreeDepth, 2)
+	setDefault(&o.TreeRate, 0.1)
+	setDefault(&o.HardFloor, 0.9)
+	setDefault(&o.FloorPrior, 10)
 	switch {
 	case o.L2 < 0 || !finite(o.L2):
 		return errors.New("scoring: L2 must be ≥ 0")

@@ -21,10 +21,7 @@ import (
 // absent (unless BAAR_REQUIRE_DATA=1).
 func gsm8kCascade(t *testing.T) Dataset {
 	t.Helper()
-	dir := os.Getenv("BAAR_ROUTELLM_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "routellm")
-	}
+	dir := dataDir()
 	if _, err := os.Stat(dir); err != nil {
 		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
 			t.Fatalf("RouteLLM data not at %s and BAAR_REQUIRE_DATA=1", dir)
