@@ -137,6 +137,9 @@ func markedAnswer(line string) (string, int, bool) {
 	if strings.TrimSpace(rest) == "" {
 		return "", 0, false
 	}
+	if line[best] == '#' && lowerTab[rest[0]] > 1 && strings.ContainsRune(strings.TrimSpace(rest), ' ') {
+		return "", 0, false // a Markdown heading ("#### Step 2: …"), not "#### 18"
+	}
 	return rest, off, true
 }
 
