@@ -275,7 +275,7 @@ func answerFactsOf(req *Request, a *Answer, sc *scratch) answerFacts {
 		fv, num := finalValue(fa.raw)
 		af.f[vFinalNotNumber] = b2f(nq > 0 && !num)
 		af.f[vFinalFraction] = b2f(num && (qInt && nq > 0 || qCount) && fv != math.Trunc(fv))
-		af.f[vFinalNotLast] = b2f(num && eq.n > 0 && !close(fv, eq.last))
+		af.f[vFinalNotLast] = b2f(num && eq.n > 0 && !sameValue(fv, eq.last))
 	}
 	if fa.kind != markExplicit {
 		af.f[vAbrupt] = b2f(endsMidSentence(trimmed))
@@ -304,15 +304,15 @@ func finalValue(raw string) (float64, bool) {
 
 func containsNumber(s []float64, v float64) bool {
 	for _, x := range s {
-		if close(x, v) || close(x, v*100) {
+		if sameValue(x, v) || sameValue(x, v*100) {
 			return true
 		}
 	}
 	return false
 }
 
-// close reports whether two computed values are equal up to float error.
-func close(a, b float64) bool {
+// sameValue reports whether two computed values are equal up to float error.
+func sameValue(a, b float64) bool {
 	if a == b {
 		return true
 	}
@@ -338,150 +338,185 @@ type equations struct {
 	last     float64 // right-hand side of the last equation
 }
 
-// scanAnswer reads text once: it collects the answer's numbers into sc.nums
-// (after those already there), counts hedging and backtracking words and
-// self-vouching, repeated lines, and tokenizes the arithmetic, which it
-// then checks.
+// scanAnswer reads text once: it collects the answer's numbers into sc.nums,
+// counts hedging and backtracking words and notes self-vouching, counts
+// repeated lines, and tokenizes the arithmetic, which it then checks.
 func scanAnswer(text string, sc *scratch, af *answerFacts) equations {
-	toks := sc.toks[:0]
-	lines := sc.lines[:0]
-	var hedge, back [4]uint32 // distinct buckets seen, up to 4 each
-	nh, nb := 0, 0
-	repeats, nlines := 0, 0
-	lineStart := 0
-	endLine := func(end int) {
-		line := strings.TrimSpace(text[lineStart:end])
-		lineStart = end + 1
-		if len(line) < 8 {
-			return
-		}
-		nlines++
-		h := maphash.String(lineSeed, line)
-		for _, x := range lines {
-			if x == h {
-				repeats++
-				return
-			}
-		}
-		if len(lines) < 256 {
-			lines = append(lines, h)
-		}
-	}
+	s := answerScan{text: text, sc: sc, toks: sc.toks[:0], lines: sc.lines[:0]}
 	for i := 0; i < len(text); {
 		c := text[i]
-		if c == '\n' {
-			endLine(i)
-			toks = pushTok(toks, mtok{kind: tkBreak})
-			i++
-			continue
-		}
 		switch {
+		case c == ' ': // the most common byte: nothing to do
+			i++
+		case c == '\n':
+			s.endLine(i)
+			s.push(tkBreak, 0)
+			i++
 		case isDigit(c) || c == '.' && i+1 < len(text) && isDigit(text[i+1]) && (i == 0 || !isDigit(text[i-1])):
-			if i > 0 && lowerTab[text[i-1]] > 1 { // "x2", "h2o": part of a word
-				j := i
-				for j < len(text) && (isDigit(text[j]) || lowerTab[text[j]] > 1) {
-					j++
-				}
-				toks = pushTok(toks, mtok{kind: tkBreak})
-				i = max(j, i+1)
-				continue
-			}
-			nt, ok := readNumber(text, i)
-			if !ok {
-				j := i
-				for j < len(text) && isDigit(text[j]) {
-					j++
-				}
-				toks = pushTok(toks, mtok{kind: tkBreak})
-				i = max(j, i+1)
-				continue
-			}
-			if len(sc.nums) < 256 {
-				sc.nums = addDistinct(sc.nums, nt.value)
-			}
-			toks = pushTok(toks, mtok{kind: tkNum, val: nt.value, pct: nt.percent, dec: int8(min(nt.decimals, 20))})
-			i = nt.end
-			if i < len(text) && lowerTab[text[i]] > 1 && !(text[i] == 'x' || text[i] == 'X') { // "3rd", "10am"
-				toks = pushTok(toks, mtok{kind: tkBreak})
-			}
-			continue
+			i = s.number(i)
 		case lowerTab[c] > 1:
-			j := i
-			h := uint32(0)
-			for j < len(text) && (lowerTab[text[j]] > 1 || text[j] == '\'') {
-				if text[j] != '\'' {
-					h = mixByte(h, lowerTab[text[j]])
-				} else {
-					h = mixByte(h, '\'')
-				}
-				j++
-			}
-			b := fold(h)
-			if j-i == 1 && (c == 'x' || c == 'X') {
-				toks = pushTok(toks, mtok{kind: tkOp, op: '*'})
-			} else {
-				cls := verifyClass[b]
-				if cls&vwHedge != 0 && nh < len(hedge) && !seenBucket(hedge[:nh], b) {
-					hedge[nh] = b
-					nh++
-				}
-				if cls&vwBacktrack != 0 && nb < len(back) && !seenBucket(back[:nb], b) {
-					back[nb] = b
-					nb++
-				}
-				if cls&vwClaim != 0 {
-					af.hard.claims = true
-				}
-				toks = pushTok(toks, mtok{kind: tkBreak})
-			}
-			i = j
-			continue
-		case c == '+' || c == '-' || c == '*' || c == '/':
-			toks = pushTok(toks, mtok{kind: tkOp, op: c})
-		case c == '(':
-			toks = pushTok(toks, mtok{kind: tkLP})
-		case c == ')':
-			toks = pushTok(toks, mtok{kind: tkRP})
-		case c == '=':
-			toks = pushTok(toks, mtok{kind: tkEq})
-		case c == '<' && i+1 < len(text) && text[i+1] == '<':
-			toks = pushTok(toks, mtok{kind: tkOpen})
-			i += 2
-			continue
-		case c == '>' && i+1 < len(text) && text[i+1] == '>':
-			toks = pushTok(toks, mtok{kind: tkClose})
-			i += 2
-			continue
-		case c == ' ' || c == '\t' || c == '\r' || c == '$':
+			i = s.word(i)
 		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRuneInString(text[i:])
-			switch r {
-			case '×', '·', '⋅':
-				toks = pushTok(toks, mtok{kind: tkOp, op: '*'})
-			case '÷':
-				toks = pushTok(toks, mtok{kind: tkOp, op: '/'})
-			case '−':
-				toks = pushTok(toks, mtok{kind: tkOp, op: '-'})
-			case '€', '£', '¥', '\u00a0':
-			default:
-				toks = pushTok(toks, mtok{kind: tkBreak})
-			}
-			i += size
-			continue
+			i = s.rune(i)
 		default:
-			toks = pushTok(toks, mtok{kind: tkBreak})
+			i = s.symbol(i)
 		}
-		i++
 	}
-	endLine(len(text))
-	toks = pushTok(toks, mtok{kind: tkBreak})
-	sc.toks, sc.lines = toks, lines
-	af.f[vLogHedge] = math.Log1p(float64(nh))
-	af.f[vLogBacktrack] = math.Log1p(float64(nb))
-	if nlines > 0 {
-		af.f[vRepeat] = float64(repeats) / float64(nlines)
+	s.endLine(len(text))
+	s.push(tkBreak, 0)
+	sc.toks, sc.lines = s.toks, s.lines
+	af.f[vLogHedge] = math.Log1p(float64(s.nh))
+	af.f[vLogBacktrack] = math.Log1p(float64(s.nb))
+	if s.nlines > 0 {
+		af.f[vRepeat] = float64(s.repeats) / float64(s.nlines)
 	}
-	return checkEquations(toks, sc)
+	af.hard.claims = s.claims
+	return checkEquations(s.toks, sc)
+}
+
+// answerScan is the state of scanAnswer. Each method reads one token at
+// text[i] and returns the offset after it.
+type answerScan struct {
+	text            string
+	sc              *scratch
+	toks            []mtok
+	lines           []uint64 // hashes of the lines seen
+	lineStart       int
+	nlines, repeats int
+	hedge, back     [4]uint32 // distinct buckets seen, up to 4 each
+	nh, nb          int
+	claims          bool
+}
+
+func (s *answerScan) push(kind, op byte) { s.toks = pushTok(s.toks, mtok{kind: kind, op: op}) }
+
+// endLine counts the line ending at end, and whether it repeats an earlier
+// one (lines under 8 bytes do not count).
+func (s *answerScan) endLine(end int) {
+	line := strings.TrimSpace(s.text[s.lineStart:end])
+	s.lineStart = end + 1
+	if len(line) < 8 {
+		return
+	}
+	s.nlines++
+	h := maphash.String(lineSeed, line)
+	for _, x := range s.lines {
+		if x == h {
+			s.repeats++
+			return
+		}
+	}
+	if len(s.lines) < 256 {
+		s.lines = append(s.lines, h)
+	}
+}
+
+// number reads a number; digits inside a word ("h2o") are part of it.
+func (s *answerScan) number(i int) int {
+	text := s.text
+	if i > 0 && lowerTab[text[i-1]] > 1 { // "x2", "h2o": part of a word
+		j := i
+		for j < len(text) && (isDigit(text[j]) || lowerTab[text[j]] > 1) {
+			j++
+		}
+		s.push(tkBreak, 0)
+		return max(j, i+1)
+	}
+	nt, ok := readNumber(text, i)
+	if !ok {
+		j := i
+		for j < len(text) && isDigit(text[j]) {
+			j++
+		}
+		s.push(tkBreak, 0)
+		return max(j, i+1)
+	}
+	if len(s.sc.nums) < 256 {
+		s.sc.nums = addDistinct(s.sc.nums, nt.value)
+	}
+	s.toks = pushTok(s.toks, mtok{kind: tkNum, val: nt.value, pct: nt.percent, dec: int8(min(nt.decimals, 20))})
+	if j := nt.end; j < len(text) && lowerTab[text[j]] > 1 && text[j] != 'x' && text[j] != 'X' { // "3rd", "10am"
+		s.push(tkBreak, 0)
+	}
+	return nt.end
+}
+
+// word reads a word: "x" alone is a multiplication; other words break an
+// expression and may hedge, backtrack or vouch.
+func (s *answerScan) word(i int) int {
+	text := s.text
+	j := i
+	h := uint32(0)
+	for j < len(text) && (lowerTab[text[j]] > 1 || text[j] == '\'') {
+		if text[j] != '\'' {
+			h = mixByte(h, lowerTab[text[j]])
+		} else {
+			h = mixByte(h, '\'')
+		}
+		j++
+	}
+	if j-i == 1 && (text[i] == 'x' || text[i] == 'X') {
+		s.push(tkOp, '*')
+		return j
+	}
+	b := fold(h)
+	cls := verifyClass[b]
+	if cls&vwHedge != 0 && s.nh < len(s.hedge) && !seenBucket(s.hedge[:s.nh], b) {
+		s.hedge[s.nh] = b
+		s.nh++
+	}
+	if cls&vwBacktrack != 0 && s.nb < len(s.back) && !seenBucket(s.back[:s.nb], b) {
+		s.back[s.nb] = b
+		s.nb++
+	}
+	if cls&vwClaim != 0 {
+		s.claims = true
+	}
+	s.push(tkBreak, 0)
+	return j
+}
+
+// rune reads a multi-byte rune: Unicode operators, currency signs (which
+// an expression skips, like '$'), or a break.
+func (s *answerScan) rune(i int) int {
+	r, size := utf8.DecodeRuneInString(s.text[i:])
+	switch r {
+	case '×', '·', '⋅':
+		s.push(tkOp, '*')
+	case '÷':
+		s.push(tkOp, '/')
+	case '−':
+		s.push(tkOp, '-')
+	case '€', '£', '¥', '\u00a0':
+	default:
+		s.push(tkBreak, 0)
+	}
+	return i + size
+}
+
+// symbol reads one ASCII byte that is no letter, digit or line break.
+func (s *answerScan) symbol(i int) int {
+	text := s.text
+	switch c := text[i]; {
+	case c == '+' || c == '-' || c == '*' || c == '/':
+		s.push(tkOp, c)
+	case c == '(':
+		s.push(tkLP, 0)
+	case c == ')':
+		s.push(tkRP, 0)
+	case c == '=':
+		s.push(tkEq, 0)
+	case c == '<' && i+1 < len(text) && text[i+1] == '<':
+		s.push(tkOpen, 0)
+		return i + 2
+	case c == '>' && i+1 < len(text) && text[i+1] == '>':
+		s.push(tkClose, 0)
+		return i + 2
+	case c == ' ' || c == '\t' || c == '\r' || c == '$':
+	default:
+		s.push(tkBreak, 0)
+	}
+	return i + 1
 }
 
 // lineSeed hashes lines to find repeats within one answer.
@@ -582,6 +617,15 @@ func trimExpr(t []mtok) []mtok {
 	return t
 }
 
+func hasPercent(t []mtok) bool {
+	for _, x := range t {
+		if x.pct {
+			return true
+		}
+	}
+	return false
+}
+
 func hasOp(t []mtok) bool {
 	for i, x := range t {
 		if x.kind == tkOp && i > 0 {
@@ -598,9 +642,14 @@ func hasOp(t []mtok) bool {
 func sidesAgree(left, right []mtok, sc *scratch) (ok bool, rv float64, valid bool) {
 	var lv, rvs [2]float64
 	var lok, rok [2]bool
-	for p := 0; p < 2; p++ {
-		lv[p], lok[p] = evalExpr(left, p == 0, sc)
-		rvs[p], rok[p] = evalExpr(right, p == 0, sc)
+	lv[0], lok[0] = evalExpr(left, true, sc)
+	rvs[0], rok[0] = evalExpr(right, true, sc)
+	lv[1], lok[1], rvs[1], rok[1] = lv[0], lok[0], rvs[0], rok[0]
+	if hasPercent(left) {
+		lv[1], lok[1] = evalExpr(left, false, sc)
+	}
+	if hasPercent(right) {
+		rvs[1], rok[1] = evalExpr(right, false, sc)
 	}
 	if !lok[0] || !rok[0] {
 		return false, 0, false
@@ -618,7 +667,7 @@ func sidesAgree(left, right []mtok, sc *scratch) (ok bool, rv float64, valid boo
 				continue
 			}
 			d := math.Abs(lv[a] - rvs[b])
-			if close(lv[a], rvs[b]) || d <= max(tl, tr) {
+			if sameValue(lv[a], rvs[b]) || d <= max(tl, tr) {
 				return true, rvs[1], true
 			}
 		}
