@@ -3,7 +3,12 @@
 //
 // # Usage
 //
-//	go run ./cmd/baar-train [--data DIR] [--out scoring/weights.json]
+//	go run ./cmd/baar-train [--data DIR] [--out scoring/weights.json] [--verifier-out scoring/verifier_weights.json]
+//
+// With --verifier-out it also trains the answer verifier that
+// scoring.DefaultVerifier() embeds (scoring.TrainVerifier), on the cheap
+// model's answers of the train split (RouteLLM's GSM8K file has them; the
+// generic format does not), and writes its weights there.
 //
 // It reads RouteLLM's labelled GSM8K and MMLU evaluation data (--data, the
 // layout of routellm/evals in github.com/lm-sys/RouteLLM, files plain or

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +34,7 @@ type config struct {
 	opts     scoring.TrainOptions
 	balance  bool
 	groups   bool
+	verOut   string
 }
 
 // parse parses and validates the command line: every error it returns is
@@ -44,6 +47,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.only, "only", "", "train on this dataset only")
 	fs.StringVar(&c.out, "out", "", `weights file to write ("-" for stdout) (default: the module's `+weightsFile+`, found upward from the working directory)`)
 	fs.BoolVar(&c.balance, "balance", false, "weight each dataset equally (default: every prompt weighs the same)")
+	fs.StringVar(&c.verOut, "verifier-out", "", `also train the answer verifier on the train split's cheap answers and write its weights here ("-" for stdout)`)
 	fs.BoolVar(&c.groups, "groups", true, "train the domain classifier on the groups (MMLU subjects; the dataset name for items without one)")
 	o := &c.opts
 	fs.StringVar(&o.Label, "label", scoring.LabelGap, "label to fit: gap or cheap-wrong")
@@ -64,6 +68,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		c.validateOnly(),
 		c.defaultOut(),
 		cli.OutputFile("out", c.out),
+		cli.OutputFile("verifier-out", c.verOut),
 		cli.OneOf("label", o.Label, scoring.LabelGap, scoring.LabelCheapWrong),
 		cli.AtLeast("l2", o.L2, 0), cli.Finite("l2", o.L2),
 		cli.AtLeast("smoothing", o.Smoothing, 0), cli.Finite("smoothing", o.Smoothing),
@@ -129,6 +134,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.verOut != "" {
+		if err := trainVerifier(ctx, sets, c.verOut, stdout, stderr); err != nil {
+			return err
+		}
+	}
 	examples, err := bench.TrainExamples(sets, c.only, c.balance, c.groups)
 	if err != nil {
 		return err
@@ -137,18 +147,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return write(m, len(examples), c.out, stdout, stderr)
+}
+
+// trainVerifier trains scoring's verifier on the cheap answers of the train
+// split of every dataset that has them.
+func trainVerifier(ctx context.Context, sets []bench.Dataset, out string, stdout, stderr io.Writer) error {
+	var examples []scoring.VerifierExample
+	for _, d := range sets {
+		examples = append(examples, bench.VerifierExamples(d.Select(bench.SplitTrain))...)
+	}
+	if len(examples) == 0 {
+		return errors.New("--verifier-out: no dataset has the cheap model's answers (RouteLLM's GSM8K file has)")
+	}
+	m, err := scoring.TrainVerifier(ctx, examples, scoring.VerifierTrainOptions{})
+	if err != nil {
+		return err
+	}
+	return write(m, len(examples), out, stdout, stderr)
+}
+
+// write writes a model's weights file to path ("-": stdout).
+func write(m json.Marshaler, examples int, path string, stdout, stderr io.Writer) error {
 	b, err := m.MarshalJSON()
 	if err != nil {
 		return err
 	}
-	if c.out == "-" {
+	if path == "-" {
 		_, err = stdout.Write(b)
 		return err
 	}
-	if err := os.WriteFile(c.out, b, 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "baar-train: %d training examples, wrote %s (%d bytes)\n", len(examples), c.out, len(b))
+	fmt.Fprintf(stderr, "baar-train: %d training examples, wrote %s (%d bytes)\n", examples, path, len(b))
 	return nil
 }
 

@@ -68,6 +68,8 @@ func TestTrainErrors(t *testing.T) {
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:" + writeData(t), "--only", "nope", "--out", "-"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:" + writeData(t), "--label", "nope", "--out", "-"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"extra"}, &sink, &sink))
+	assert.ErrorContains(t, run(ctx, []string{"--dataset", "jsonl:" + writeData(t), "--out", "-", "--verifier-out", "-"}, &sink, &sink),
+		"cheap model's answers", "the generic format carries no answers to train the verifier on")
 }
 
 // TestTrainDefaultData trains on the RouteLLM data by default (the module's

@@ -27,6 +27,9 @@ type Item struct {
 	CapableCorrect      bool
 	CheapOutputTokens   int
 	CapableOutputTokens int
+	// CheapAnswer is the cheap model's answer text, when the source has it
+	// (RouteLLM's GSM8K file).
+	CheapAnswer string
 }
 
 // Dataset is a named set of labelled prompts.
@@ -236,6 +239,9 @@ func readRouteLLMCSV(path string, drop map[string]bool, count TokenCounter) ([]I
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		it := Item{Prompt: rec[ip], CheapCorrect: w, CapableCorrect: s}
+		if hasW && iwr < len(rec) {
+			it.CheapAnswer = rec[iwr]
+		}
 		if count != nil && hasW && hasS && iwr < len(rec) && isr < len(rec) {
 			it.CheapOutputTokens = count(rec[iwr])
 			it.CapableOutputTokens = count(rec[isr])
