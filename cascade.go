@@ -121,6 +121,7 @@ func (r *Router) cascadeCall(ctx context.Context, rep *CallReport, in *RouteInpu
 	rep.Decision = DecisionCheap
 
 	// Verify (a JudgeVerifier makes its model call through the Router).
+	in.Request.ToolSchemas = toolSchemas(in.co)
 	doubt, verr := c.v.Verify(context.WithValue(ctx, judgeKey{}, &judgeRun{r: r, rep: rep}), in.Request, s.answers)
 	if verr == nil && !(doubt >= 0 && doubt <= 1) {
 		verr = fmt.Errorf("baar: verifier %s returned doubt %v, not in [0, 1]", c.name, doubt)

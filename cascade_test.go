@@ -401,3 +401,40 @@ func TestJudgeVerifier(t *testing.T) {
 	_, err := baar.JudgeVerifier(baar.Judge{}).Verify(context.Background(), scoring.Request{}, []scoring.Answer{{Text: "x"}})
 	assert.ErrorContains(t, err, "only inside a Router")
 }
+
+// The default verifier sees the tools offered, their schemas and JSON mode:
+// an invalid tool call or non-JSON in JSON mode escalates.
+func TestCascadeDefaultVerifierChecksToolsAndJSON(t *testing.T) {
+	weather := llms.Tool{Type: "function", Function: &llms.FunctionDefinition{Name: "get_weather",
+		Parameters: map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}}}}
+	call := func(name, args string) func(int, llms.CallOptions) (*llms.ContentResponse, error) {
+		return func(int, llms.CallOptions) (*llms.ContentResponse, error) {
+			return &llms.ContentResponse{Choices: []*llms.ContentChoice{{StopReason: "tool_calls",
+				ToolCalls:      []llms.ToolCall{{ID: "1", Type: "function", FunctionCall: &llms.FunctionCall{Name: name, Arguments: args}}},
+				GenerationInfo: map[string]any{"PromptTokens": 10, "CompletionTokens": 10, "TotalTokens": 20}}}}, nil
+		}
+	}
+	for name, tc := range map[string]struct {
+		reply     func(int, llms.CallOptions) (*llms.ContentResponse, error)
+		opts      []llms.CallOption
+		escalated bool
+	}{
+		"valid tool call":       {call("get_weather", `{"city":"Paris"}`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, false},
+		"unknown tool":          {call("get_wether", `{"city":"Paris"}`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, true},
+		"arguments not JSON":    {call("get_weather", `{city: Paris`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, true},
+		"schema broken":         {call("get_weather", `{"town":"Paris"}`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, true},
+		"JSON asked, not given": {says("Sure! Here it is: city=Paris"), []llms.CallOption{llms.WithJSONMode()}, true},
+		"JSON asked, given":     {says(`{"city": "Paris"}`), []llms.CallOption{llms.WithJSONMode()}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cheap := &scripted{reply: tc.reply}
+			capable := &scripted{reply: says("capable answer")}
+			r, got := cascadeRouter(t, cheap, capable, baar.WithCascade(scoring.DefaultVerifier()))
+			_, err := r.GenerateContent(context.Background(), human("What's the weather in Paris?"), tc.opts...)
+			require.NoError(t, err)
+			rep := got()[0]
+			assert.Equal(t, "default", rep.Verifier)
+			assert.Equal(t, tc.escalated, rep.Escalated, "doubt %v", rep.Doubt)
+		})
+	}
+}

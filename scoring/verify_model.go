@@ -102,11 +102,29 @@ func (m *VerifierModel) Verify(ctx context.Context, req Request, answers []Answe
 	return m.doubt(&req, &answers[0]), nil
 }
 
+// structuredPrior is the doubt of an answer that is only tool calls, or the
+// JSON document that was asked for, when it passes every hard check: the
+// model was fitted on worked answers in prose, whose facts (markers, steps,
+// arithmetic) such an answer does not have, so only its checks judge it.
+const structuredPrior = 0.2
+
 func (m *VerifierModel) doubt(req *Request, a *Answer) float64 {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	af := judgedFacts(req, a, sc)
+	if structured(req, a) {
+		return m.floor(&af.hard, structuredPrior)
+	}
 	return m.floor(&af.hard, sigmoid(m.raw(af.f[:])))
+}
+
+// structured reports an answer that is tool calls with no text, or JSON
+// asked for and given.
+func structured(req *Request, a *Answer) bool {
+	if len(a.ToolCalls) > 0 && strings.TrimSpace(a.Text) == "" {
+		return true
+	}
+	return req.JSONMode && validJSONAnswer(a.Text)
 }
 
 // judgedFacts are the facts an answer is judged by: those of its text

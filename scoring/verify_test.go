@@ -252,3 +252,19 @@ func FuzzVerifier(f *testing.F) {
 		}
 	})
 }
+
+// An answer that is only tool calls, or the JSON asked for, is judged by its
+// checks alone: the prose model does not apply to it.
+func TestDefaultVerifierStructuredAnswers(t *testing.T) {
+	req := human("What's the weather in Paris?")
+	req.Tools = []string{"get_weather"}
+	req.ToolSchemas = map[string]string{"get_weather": `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`}
+	ok := doubt(t, req, scoring.Answer{ToolCalls: []scoring.ToolCall{{Name: "get_weather", Arguments: `{"city":"Paris"}`}}})
+	assert.Less(t, ok, 0.5, "a valid call is not doubted")
+	bad := doubt(t, req, scoring.Answer{ToolCalls: []scoring.ToolCall{{Name: "get_weather", Arguments: `{"town":"Paris"}`}}})
+	assert.GreaterOrEqual(t, bad, 0.9, "a call breaking the schema is")
+	js := human("Give me the city as JSON.")
+	js.JSONMode = true
+	assert.Less(t, doubt(t, js, scoring.Answer{Text: `{"city":"Paris"}`}), 0.5)
+	assert.GreaterOrEqual(t, doubt(t, js, scoring.Answer{Text: `city: Paris`}), 0.9)
+}
