@@ -99,18 +99,8 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 	if r.tel, err = newTelemetry(c); err != nil {
 		return nil, err
 	}
-	if c.ledger != nil {
-		r.ledger = c.ledger
-	} else {
-		limit, err := budget.FromUSD(c.budgetUSD)
-		if err != nil {
-			return nil, fmt.Errorf("baar: WithBudget(%v): %w", c.budgetUSD, err)
-		}
-		m, err := budget.NewMemory(limit)
-		if err != nil {
-			return nil, fmt.Errorf("baar: %w", err)
-		}
-		r.ledger = m
+	if r.ledger, err = c.ledgerOrMemory(); err != nil {
+		return nil, err
 	}
 	r.tel.observeLedger(r.ledger)
 	if r.scorer == nil {
