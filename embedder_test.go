@@ -633,3 +633,37 @@ func TestEmbedderDefaultBudget(t *testing.T) {
 	assert.Equal(t, "text-embedding-3-small", e.Model())
 	assert.False(t, math.IsNaN(st.Limit.USD()))
 }
+
+// BenchmarkEmbedder measures what the Embedder adds to a call: the bound,
+// the reservation, the exact count (cached after the first call for a
+// repeated query; uncached for new documents) and the settlement.
+func BenchmarkEmbedder(b *testing.B) {
+	ctx := context.Background()
+	inner := langchaingoEmbedder(b, embeddings.EmbedderClientFunc(func(_ context.Context, texts []string) ([][]float32, error) {
+		return make([][]float32, len(texts)), nil
+	}))
+	b.Run("bare query", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = inner.EmbedQuery(ctx, "What is the boiling point of water at altitude?")
+		}
+	})
+	e := newEmbedder(b, inner, "text-embedding-3-small", baar.WithBudget(1000))
+	b.Run("query", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = e.EmbedQuery(ctx, "What is the boiling point of water at altitude?")
+		}
+	})
+	doc := strings.Repeat("Retrieval-augmented generation embeds documents into vectors. ", 16) // 1 KB
+	b.Run("new 1KB documents x16", func(b *testing.B) {
+		b.SetBytes(16 * int64(len(doc)))
+		i := 0
+		for b.Loop() {
+			docs := make([]string, 16)
+			for j := range docs {
+				i++
+				docs[j] = fmt.Sprintf("%d %s", i, doc)
+			}
+			_, _ = e.EmbedDocuments(ctx, docs)
+		}
+	})
+}
