@@ -50,7 +50,8 @@ type BudgetError struct {
 	// function has received it too.
 	Partial string
 
-	cause error
+	cause    error
+	noOutput bool // an embedding: no output cap to lower
 }
 
 // Error implements error.
@@ -67,7 +68,10 @@ func (e *BudgetError) Error() string {
 	if e.Key != "" {
 		knob = "raise the key's limit (WithKeyBudget or budget.Limits)"
 	}
-	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved; %s or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)",
+	if !e.noOutput {
+		knob += " or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)"
+	}
+	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved; %s",
 		e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), usd(e.Reserved), knob)
 }
 
