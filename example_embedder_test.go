@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 
 	"github.com/tmc/langchaingo/embeddings"
+	"github.com/tmc/langchaingo/llms/openai"
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
@@ -103,4 +105,80 @@ func ExampleEmbedder_EmbedDocuments() {
 	// true true
 	// baar: budget exceeded: text-embedding-3-large needs up to $0.000208, $0.000000 of the $0.000001 budget is spent and $0.000000 reserved; raise the budget (WithBudget or the ledger's limit)
 	// requests: 0
+}
+
+// An Embedder over langchaingo's OpenAI embedder and a Router drawing on one
+// budget, with a budget per tenant. Compiled, not run: it calls OpenAI.
+func ExampleNewEmbedder_openAI() {
+	cheap, capable := exampleTiers()
+	docs := []string{"Returns are accepted within 30 days.", "Shipping takes 3 to 5 days."}
+	if err := embedAndAnswer(context.Background(), cheap, capable, docs); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func embedAndAnswer(ctx context.Context, cheap, capable baar.Tier, docs []string) error {
+	llm, err := openai.New(openai.WithEmbeddingModel("text-embedding-3-small"))
+	if err != nil {
+		return err
+	}
+	inner, err := embeddings.NewEmbedder(llm)
+	if err != nil {
+		return err
+	}
+
+	// $5 in all, $1 per tenant (or budget.OpenFile, redisledger.New, pgledger.New).
+	ledger, err := budget.NewScoped(5*budget.Dollar, budget.Limits{KeyLimit: budget.Dollar})
+	if err != nil {
+		return err
+	}
+	embedder, err := baar.NewEmbedder(inner, "text-embedding-3-small", baar.WithLedger(ledger))
+	if err != nil {
+		return err
+	}
+	router, err := baar.New(cheap, capable, baar.WithLedger(ledger))
+	if err != nil {
+		return err
+	}
+
+	// Both draw on the same budgets, the tenant's and the global one.
+	ctx = baar.ContextWithBudgetKey(ctx, "tenant-42")
+	vecs, err := embedder.EmbedDocuments(ctx, docs)
+	if err != nil {
+		return err
+	}
+	answer, err := router.Call(ctx, "How long does shipping take?")
+	if err != nil {
+		return err
+	}
+	fmt.Println(len(vecs), answer)
+	return nil
+}
+
+// A model missing from the price table gets its price from WithPrice; an
+// embedding model's price says so (Mode), or NewEmbedder refuses it.
+func ExampleWithPrice() {
+	inner, err := embeddings.NewEmbedder(fixedVectors)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	embedder, err := baar.NewEmbedder(inner, "nomic-embed-text",
+		baar.WithPrice("nomic-embed-text", budget.Price{Input: 0.01, Mode: budget.ModeEmbedding}),
+		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) {
+			fmt.Printf("charged $%.8f (%s)\n", r.Cost, r.Attempts[0].UsageSource)
+		}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := embedder.EmbedQuery(context.Background(), "Where is my order?"); err != nil {
+		fmt.Println(err)
+	}
+	_, err = baar.NewEmbedder(inner, "my-embedder")
+	fmt.Println("an unpriced model is refused:", err != nil)
+	// Output:
+	// charged $0.00000023 (reservation)
+	// an unpriced model is refused: true
 }
