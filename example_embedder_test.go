@@ -164,21 +164,25 @@ func ExampleWithPrice() {
 		return
 	}
 	embedder, err := baar.NewEmbedder(inner, "nomic-embed-text",
-		baar.WithPrice("nomic-embed-text", budget.Price{Input: 0.01, Mode: budget.ModeEmbedding}),
-		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) {
-			fmt.Printf("charged $%.8f (%s)\n", r.Cost, r.Attempts[0].UsageSource)
-		}),
-	)
+		baar.WithPrice("nomic-embed-text", budget.Price{Input: 0.01, Mode: budget.ModeEmbedding}))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if _, err := embedder.EmbedQuery(context.Background(), "Where is my order?"); err != nil {
+	ctx := context.Background()
+	if _, err := embedder.EmbedQuery(ctx, "Where is my order?"); err != nil {
 		fmt.Println(err)
 	}
+	// The query's byte bound: no usage reported, no exact count for this model.
+	st, err := embedder.State(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("charged", st.Spent)
 	_, err = baar.NewEmbedder(inner, "my-embedder")
 	fmt.Println("an unpriced model is refused:", err != nil)
 	// Output:
-	// charged $0.00000023 (reservation)
+	// charged $0.00000023
 	// an unpriced model is refused: true
 }
