@@ -52,7 +52,8 @@ const (
 	// finish reason "length", before its final answer.
 	MistakeTruncated
 	// MistakeUnknownTool makes a tool call (or a ReAct "Action:") name a tool
-	// that was not offered: the offered name with "_v2" appended.
+	// that was not offered: the offered name with "_v2", "_tool", "_api" or
+	// "2" appended (drawn per sample, so wrong samples disagree).
 	MistakeUnknownTool
 )
 
@@ -120,7 +121,7 @@ func (m *Mistakes) apply(req *ChatRequest, r Reply, h, sample uint64) (out Reply
 	case MistakeTruncated:
 		cut = true
 	case MistakeUnknownTool:
-		r = unknownTool(r)
+		r = unknownTool(r, toolSuffixes[rnd%uint64(len(toolSuffixes))])
 	}
 	return r, cut, k
 }
@@ -201,20 +202,23 @@ func withoutAnswer(content string) string {
 // reactAction is a ReAct "Action: tool" line.
 var reactAction = regexp.MustCompile(`(?m)^Action:[ \t]*(\S+)`)
 
-// unknownTool renames the tool r calls.
-func unknownTool(r Reply) Reply {
+// toolSuffixes make the names of tools that were not offered.
+var toolSuffixes = [...]string{"_v2", "_tool", "_api", "2"}
+
+// unknownTool renames the tool r calls by appending suffix.
+func unknownTool(r Reply, suffix string) Reply {
 	switch {
 	case len(r.ToolCalls) > 0:
 		tcs := append([]ToolCall(nil), r.ToolCalls...)
-		tcs[0].Name += "_v2"
+		tcs[0].Name += suffix
 		r.ToolCalls = tcs
 	case r.FunctionCall != nil:
 		fc := *r.FunctionCall
-		fc.Name += "_v2"
+		fc.Name += suffix
 		r.FunctionCall = &fc
 	default:
 		loc := reactAction.FindStringSubmatchIndex(r.Content)
-		r.Content = r.Content[:loc[3]] + "_v2" + r.Content[loc[3]:]
+		r.Content = r.Content[:loc[3]] + suffix + r.Content[loc[3]:]
 	}
 	return r
 }

@@ -122,7 +122,8 @@ func TestMistakeKinds(t *testing.T) {
 		}}}
 		c := ask(t, only(baartest.MistakeUnknownTool), "What is 7 * 8?", llms.WithTools([]llms.Tool{calc}))
 		require.Len(t, c.ToolCalls, 1)
-		assert.Equal(t, "calculator_v2", c.ToolCalls[0].FunctionCall.Name)
+		name := c.ToolCalls[0].FunctionCall.Name
+		assert.True(t, strings.HasPrefix(name, "calculator") && name != "calculator", name)
 		assert.JSONEq(t, `{"expression":"7 * 8"}`, c.ToolCalls[0].FunctionCall.Arguments)
 	})
 	t.Run("none applies", func(t *testing.T) {
