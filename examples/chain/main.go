@@ -9,7 +9,7 @@
 // time); with OPENAI_API_KEY set it uses the real API:
 //
 //	go run ./examples/chain
-//	OPENAI_API_KEY=sk-... go run ./examples/chain -budget 0.005
+//	OPENAI_API_KEY=sk-... go run ./examples/chain -budget 0.01
 package main
 
 import (
@@ -66,7 +66,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	fs.SetOutput(w)
 	cheapName := fs.String("cheap", demo.Env("BAAR_CHEAP_MODEL", "gpt-4o-mini"), "cheap model (env BAAR_CHEAP_MODEL)")
 	capableName := fs.String("capable", demo.Env("BAAR_CAPABLE_MODEL", "gpt-4o"), "capable model (env BAAR_CAPABLE_MODEL)")
-	budgetUSD := fs.Float64("budget", 0.005, "hard budget in USD, per router")
+	// A budget that holds the worst cases of four calls in flight, each
+	// possibly escalated: with less, an escalation can be refused while
+	// others are in flight, and the cheap answer stands.
+	budgetUSD := fs.Float64("budget", 0.02, "hard budget in USD, per router")
 	maxOut := fs.Int("max-output", 200, "output-token cap per call")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -205,5 +208,9 @@ func (p *printer) report(_ context.Context, r *baar.CallReport) {
 	if p.cascade {
 		judge = fmt.Sprintf("doubt %.2f", r.Doubt)
 	}
-	fmt.Fprintf(p.w, "  %-10s %-11s %s  cost $%.6f  spent $%.6f\n", r.Decision, r.Model, judge, r.Cost, p.spent)
+	note := ""
+	if r.Escalation != "" {
+		note = fmt.Sprintf("  (escalation %s: the cheap answer stands)", r.Escalation)
+	}
+	fmt.Fprintf(p.w, "  %-10s %-11s %s  cost $%.6f  spent $%.6f%s\n", r.Decision, r.Model, judge, r.Cost, p.spent, note)
 }
