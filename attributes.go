@@ -62,22 +62,23 @@ const (
 // names say.
 const (
 	// On the call's INTERNAL span.
-	keyDecision     = attribute.Key("baar.decision")         // cheap, capable, downgraded, rejected, failover, escalated
-	keyTier         = attribute.Key("baar.tier")             // cheap or capable (last attempt's, on the call span)
-	keyModel        = attribute.Key("baar.model")            // model of the last attempt
-	keyPolicy       = attribute.Key("baar.policy")           // the routing policy that chose the tier
-	keyPolicyReason = attribute.Key("baar.policy.reason")    // its low-cardinality reason
-	keyScore        = attribute.Key("baar.complexity.score") // absent when the scorer failed
-	keyScorerFailed = attribute.Key("baar.complexity.scorer_failed")
-	keyThreshold    = attribute.Key("baar.complexity.threshold") // effective threshold
-	keyBudgetLimit  = attribute.Key("baar.budget.limit_usd")
-	keyBudgetName   = attribute.Key("baar.budget.name") // WithBudgetName; also on the budget gauges
-	keySpentBefore  = attribute.Key("baar.budget.spent_before_usd")
-	keySpentAfter   = attribute.Key("baar.budget.spent_after_usd")
-	keyRemaining    = attribute.Key("baar.budget.remaining_usd")
-	keyReserved     = attribute.Key("baar.budget.reserved_usd") // worst case held (sum over attempts on the call span)
-	keyEstimated    = attribute.Key("baar.cost.estimated_usd")  // worst case computed (for a budget refusal: the refused amount)
-	keyCost         = attribute.Key("baar.cost.usd")            // actual, as settled in the budget
+	keyDecision        = attribute.Key("baar.decision")         // cheap, capable, downgraded, rejected, failover, escalated
+	keyTier            = attribute.Key("baar.tier")             // cheap or capable (last attempt's, on the call span)
+	keyModel           = attribute.Key("baar.model")            // model of the last attempt
+	keyPolicy          = attribute.Key("baar.policy")           // the routing policy that chose the tier
+	keyPolicyReason    = attribute.Key("baar.policy.reason")    // its low-cardinality reason
+	keyScore           = attribute.Key("baar.complexity.score") // absent when the scorer failed
+	keyScorerFailed    = attribute.Key("baar.complexity.scorer_failed")
+	keyThreshold       = attribute.Key("baar.complexity.threshold") // effective threshold
+	keyBudgetLimit     = attribute.Key("baar.budget.limit_usd")
+	keyBudgetName      = attribute.Key("baar.budget.name") // WithBudgetName; also on the budget gauges
+	keySpentBefore     = attribute.Key("baar.budget.spent_before_usd")
+	keySpentAfter      = attribute.Key("baar.budget.spent_after_usd")
+	keyRemaining       = attribute.Key("baar.budget.remaining_usd")
+	keyReserved        = attribute.Key("baar.budget.reserved_usd")  // worst case held (sum over attempts on the call span)
+	keyEstimated       = attribute.Key("baar.cost.estimated_usd")   // worst case computed (for a budget refusal: the refused amount)
+	keyCost            = attribute.Key("baar.cost.usd")             // actual, as settled in the budget
+	keyDowngradeNeeded = attribute.Key("baar.downgrade.needed_usd") // the capable worst case that did not fit
 
 	// On the call's INTERNAL span, for calls through a cascade (WithCascade).
 	keyCascadeVerifier   = attribute.Key("baar.cascade.verifier")

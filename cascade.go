@@ -53,15 +53,6 @@ type cascade struct {
 	bypass    float64 // score at or above which a call skips the cascade; 0: never
 }
 
-// Defaults of the cascade.
-const (
-	// DefaultEscalationThreshold is the doubt at or above which a cascade
-	// escalates: the verifier's doubt is the chance that the cheap answer is
-	// wrong, so by default a call escalates when its cheap answer is more
-	// likely wrong than right.
-	DefaultEscalationThreshold = 0.5
-)
-
 // Escalation says why a cascade did not return the capable model's answer
 // although it escalated.
 type Escalation string
@@ -129,8 +120,9 @@ func (r *Router) cascadeCall(ctx context.Context, rep *CallReport, in *RouteInpu
 	}
 	rep.Decision = DecisionCheap
 
-	// Verify.
-	doubt, verr := c.v.Verify(ctx, in.Request, s.answers)
+	// Verify (a JudgeVerifier makes its model call through the Router).
+	in.Request.ToolSchemas = toolSchemas(in.co)
+	doubt, verr := c.v.Verify(context.WithValue(ctx, judgeKey{}, &judgeRun{r: r, rep: rep}), in.Request, s.answers)
 	if verr == nil && !(doubt >= 0 && doubt <= 1) {
 		verr = fmt.Errorf("baar: verifier %s returned doubt %v, not in [0, 1]", c.name, doubt)
 	}
@@ -496,7 +488,7 @@ func verifierName(v scoring.Verifier) string {
 }
 
 // newCascade builds the cascade of c, or nil.
-func newCascade(c *config, scorer scoring.Scorer) (*cascade, error) {
+func newCascade(c *config) (*cascade, error) {
 	if c.cascade == nil {
 		return nil, nil
 	}
@@ -511,7 +503,6 @@ func newCascade(c *config, scorer scoring.Scorer) (*cascade, error) {
 		}
 		cc.threshold = t
 	}
-	_ = scorer
 	return cc, nil
 }
 

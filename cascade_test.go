@@ -362,3 +362,79 @@ func TestCascadeStorm(t *testing.T) {
 		})
 	}
 }
+
+// A judge is one more model call, reserved and billed like any attempt.
+func TestJudgeVerifier(t *testing.T) {
+	for name, tc := range map[string]struct {
+		verdict   string
+		escalated bool
+		verifyErr bool
+	}{
+		"right":        {"0.1", false, false},
+		"wrong":        {"0.95", true, false},
+		"with words":   {"Probability wrong: 0.8.", true, false},
+		"nonsense":     {"banana", true, true},
+		"out of range": {"7", true, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cheap := &scripted{reply: func(call int, o llms.CallOptions) (*llms.ContentResponse, error) {
+				if o.MaxTokens == 16 { // the judge's call
+					return says(tc.verdict)(call, o)
+				}
+				return says("The answer is 42.")(call, o)
+			}}
+			capable := &scripted{reply: says("capable answer")}
+			r, got := cascadeRouter(t, cheap, capable, baar.WithCascade(baar.JudgeVerifier(baar.Judge{})))
+			_, err := r.GenerateContent(context.Background(), human("6 × 7?"))
+			require.NoError(t, err)
+			rep := got()[0]
+			assert.Equal(t, "judge", rep.Verifier)
+			assert.Equal(t, tc.escalated, rep.Escalated)
+			assert.Equal(t, tc.verifyErr, rep.VerifyErr != nil)
+			assert.Equal(t, 2, cheap.Calls(), "the answer and the judge")
+			require.GreaterOrEqual(t, len(rep.Attempts), 2)
+			assert.Equal(t, baar.StepJudge, rep.Attempts[1].Step)
+			assert.Positive(t, rep.Attempts[1].Cost, "the judge is billed")
+			assert.InDelta(t, r.Spent(), rep.Cost, 1e-12)
+		})
+	}
+	_, err := baar.JudgeVerifier(baar.Judge{}).Verify(context.Background(), scoring.Request{}, []scoring.Answer{{Text: "x"}})
+	assert.ErrorContains(t, err, "only inside a Router")
+}
+
+// The default verifier sees the tools offered, their schemas and JSON mode:
+// an invalid tool call or non-JSON in JSON mode escalates.
+func TestCascadeDefaultVerifierChecksToolsAndJSON(t *testing.T) {
+	weather := llms.Tool{Type: "function", Function: &llms.FunctionDefinition{Name: "get_weather",
+		Parameters: map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}}}}
+	call := func(name, args string) func(int, llms.CallOptions) (*llms.ContentResponse, error) {
+		return func(int, llms.CallOptions) (*llms.ContentResponse, error) {
+			return &llms.ContentResponse{Choices: []*llms.ContentChoice{{StopReason: "tool_calls",
+				ToolCalls:      []llms.ToolCall{{ID: "1", Type: "function", FunctionCall: &llms.FunctionCall{Name: name, Arguments: args}}},
+				GenerationInfo: map[string]any{"PromptTokens": 10, "CompletionTokens": 10, "TotalTokens": 20}}}}, nil
+		}
+	}
+	for name, tc := range map[string]struct {
+		reply     func(int, llms.CallOptions) (*llms.ContentResponse, error)
+		opts      []llms.CallOption
+		escalated bool
+	}{
+		"valid tool call":       {call("get_weather", `{"city":"Paris"}`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, false},
+		"unknown tool":          {call("get_wether", `{"city":"Paris"}`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, true},
+		"arguments not JSON":    {call("get_weather", `{city: Paris`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, true},
+		"schema broken":         {call("get_weather", `{"town":"Paris"}`), []llms.CallOption{llms.WithTools([]llms.Tool{weather})}, true},
+		"JSON asked, not given": {says("Sure! Here it is: city=Paris"), []llms.CallOption{llms.WithJSONMode()}, true},
+		"JSON asked, given":     {says(`{"city": "Paris"}`), []llms.CallOption{llms.WithJSONMode()}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cheap := &scripted{reply: tc.reply}
+			capable := &scripted{reply: says("capable answer")}
+			r, got := cascadeRouter(t, cheap, capable, baar.WithCascade(scoring.DefaultVerifier()))
+			_, err := r.GenerateContent(context.Background(), human("What's the weather in Paris?"), tc.opts...)
+			require.NoError(t, err)
+			rep := got()[0]
+			assert.Equal(t, "default", rep.Verifier)
+			assert.Equal(t, tc.escalated, rep.Escalated, "doubt %v", rep.Doubt)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package baar
 
 import (
+	"encoding/json"
 	"strings"
 	"unicode/utf8"
 
@@ -43,7 +44,42 @@ func scoringRequest(msgs []llms.MessageContent, opts *llms.CallOptions) (scoring
 			req.Tools = append(req.Tools, f.Name)
 		}
 	}
+	req.JSONMode = opts.JSONMode || strings.EqualFold(opts.ResponseMIMEType, "application/json")
 	return req, nil
+}
+
+// toolSchemas maps the offered tools' names to their parameters' JSON
+// schemas, for a verifier checking tool calls. A schema that does not
+// marshal is left out (no schema known).
+func toolSchemas(opts *llms.CallOptions) map[string]string {
+	if len(opts.Tools)+len(opts.Functions) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(opts.Tools)+len(opts.Functions))
+	add := func(name string, params any) {
+		switch p := params.(type) {
+		case nil:
+		case string:
+			m[name] = p
+		case json.RawMessage:
+			m[name] = string(p)
+		case []byte:
+			m[name] = string(p)
+		default:
+			if b, err := json.Marshal(p); err == nil {
+				m[name] = string(b)
+			}
+		}
+	}
+	for _, t := range opts.Tools {
+		if t.Function != nil {
+			add(t.Function.Name, t.Function.Parameters)
+		}
+	}
+	for _, f := range opts.Functions {
+		add(f.Name, f.Parameters)
+	}
+	return m
 }
 
 func messageText(i int, m llms.MessageContent) (text string, toolCalls, attachments int, err error) {

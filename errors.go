@@ -63,8 +63,12 @@ func (e *BudgetError) Error() string {
 	if e.Key != "" {
 		which = fmt.Sprintf("key %q's", e.Key)
 	}
-	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved",
-		e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), usd(e.Reserved))
+	knob := "raise the budget (WithBudget or the ledger's limit)"
+	if e.Key != "" {
+		knob = "raise the key's limit (WithKeyBudget or budget.Limits)"
+	}
+	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved; %s or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)",
+		e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), usd(e.Reserved), knob)
 }
 
 // Is reports whether target is ErrBudgetExceeded.

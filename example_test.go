@@ -52,14 +52,16 @@ func ExampleBudgetError() {
 		fmt.Println(err)
 		return
 	}
-	_, err = router.Call(context.Background(), "Summarize the news.")
+	// The call's own output cap (never fitted to the budget, unlike the
+	// Router's) puts its worst case above what is left.
+	_, err = router.Call(context.Background(), "Summarize the news.", llms.WithMaxTokens(1000))
 	var be *baar.BudgetError
 	fmt.Println(errors.Is(err, baar.ErrBudgetExceeded), llms.IsQuotaExceededError(err), errors.As(err, &be))
 	fmt.Println(err)
 	fmt.Println("provider calls:", model.Calls())
 	// Output:
 	// true true true
-	// baar: budget exceeded: my-model needs up to $0.004049, $0.000000 of the $0.003000 budget is spent and $0.000000 reserved
+	// baar: budget exceeded: my-model needs up to $0.004049, $0.000000 of the $0.003000 budget is spent and $0.000000 reserved; raise the budget (WithBudget or the ledger's limit) or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)
 	// provider calls: 0
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,6 +27,7 @@ import (
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/budget/pgledger"
 	"github.com/baarcore/baar/budget/redisledger"
 )
 
@@ -88,8 +91,45 @@ func lgRedisName(t testing.TB, c *redis.Client) string {
 	return name
 }
 
-// lgOpen opens the ledger named by spec: "file:<path>" or
-// "redis:<addr>/<name>".
+// lgPostgres returns the DSN of the test PostgreSQL (BAAR_POSTGRES_DSN, by
+// default the local database test) and a pool of it; it skips the test when
+// nothing answers, or fails it when BAAR_REQUIRE_POSTGRES=1.
+func lgPostgres(t testing.TB) (string, *pgxpool.Pool) {
+	t.Helper()
+	dsn := os.Getenv("BAAR_POSTGRES_DSN")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		if os.Getenv("BAAR_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("BAAR_REQUIRE_POSTGRES=1 but no PostgreSQL answers at %s: %v", dsn, err)
+		}
+		t.Skipf("no PostgreSQL at %s (%v): start one or set BAAR_POSTGRES_DSN; set BAAR_REQUIRE_POSTGRES=1 to fail instead", dsn, err)
+	}
+	t.Cleanup(pool.Close)
+	return dsn, pool
+}
+
+// lgPostgresSchema returns a fresh, migrated schema, dropped at the end.
+func lgPostgresSchema(t testing.TB, pool *pgxpool.Pool) string {
+	schema := fmt.Sprintf("baar_router_test_%x", rand.Uint32())
+	require.NoError(t, pgledger.Migrate(context.Background(), pool, schema))
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA "`+schema+`" CASCADE`) })
+	return schema
+}
+
+// lgOpen opens the ledger named by spec: "file:<path>",
+// "redis:<addr>/<name>" or "postgres:<schema>/<name>" (on
+// BAAR_POSTGRES_DSN).
 func lgOpen(t testing.TB, spec string) budget.Ledger {
 	t.Helper()
 	kind, arg, _ := strings.Cut(spec, ":")
@@ -104,6 +144,12 @@ func lgOpen(t testing.TB, spec string) budget.Ledger {
 		c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 16})
 		t.Cleanup(func() { c.Close() })
 		l, err := redisledger.New(c, name, lgCap, lgPolicy)
+		require.NoError(t, err)
+		return l
+	case "postgres":
+		schema, name, _ := strings.Cut(arg, "/")
+		_, pool := lgPostgres(t)
+		l, err := pgledger.New(context.Background(), pool, schema, name, lgCap, lgPolicy)
 		require.NoError(t, err)
 		return l
 	}
@@ -230,6 +276,11 @@ func TestMultiProcessFileBudget(t *testing.T) {
 	testMultiProcess(t, "file:"+filepath.Join(t.TempDir(), "budget.journal"))
 }
 
+func TestMultiProcessPostgresBudget(t *testing.T) {
+	_, pool := lgPostgres(t)
+	testMultiProcess(t, "postgres:"+lgPostgresSchema(t, pool)+"/shared")
+}
+
 func TestMultiProcessRedisBudget(t *testing.T) {
 	c, addr := lgRedis(t)
 	testMultiProcess(t, "redis:"+addr+"/"+lgRedisName(t, c))
@@ -286,21 +337,29 @@ func TestKill9FileBudget(t *testing.T) {
 	testKill9(t, "file:"+filepath.Join(t.TempDir(), "budget.journal"))
 }
 
+func TestKill9PostgresBudget(t *testing.T) {
+	_, pool := lgPostgres(t)
+	testKill9(t, "postgres:"+lgPostgresSchema(t, pool)+"/shared")
+}
+
 func TestKill9RedisBudget(t *testing.T) {
 	c, addr := lgRedis(t)
 	testKill9(t, "redis:"+addr+"/"+lgRedisName(t, c))
 }
 
-// redisServer is a redis-server child process on a fixed port.
+// redisServer is a redis-server child process on a fixed port, keeping its
+// data in dir (append-only file, fsynced at every write) across restarts:
+// a budget whose state a restart loses fails closed.
 type redisServer struct {
 	port int
+	dir  string
 	cmd  *exec.Cmd
 }
 
 func (s *redisServer) start(t *testing.T) {
 	t.Helper()
 	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", s.dir, "--daemonize", "no")
 	require.NoError(t, s.cmd.Start())
 	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
 	defer c.Close()
@@ -331,7 +390,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &redisServer{port: ln.Addr().(*net.TCPAddr).Port}
+	srv := &redisServer{port: ln.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
 	require.NoError(t, ln.Close())
 	srv.start(t)
 	t.Cleanup(srv.stop)
@@ -372,4 +431,109 @@ func TestRedisOutage(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.Equal(t, int64(6), m.Calls(), "service resumed")
+}
+
+// tcpProxy forwards loopback connections to upstream until cut.
+type tcpProxy struct {
+	ln       net.Listener
+	upstream string
+	mu       sync.Mutex
+	down     bool
+	conns    map[net.Conn]struct{}
+}
+
+func newTCPProxy(t *testing.T, upstream string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &tcpProxy{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { ln.Close(); p.set(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *tcpProxy) serve(c net.Conn) {
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	u, err := net.Dial("tcp", p.upstream)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[u] = struct{}{}
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(u, c); u.Close() }()
+	_, _ = io.Copy(c, u)
+	c.Close()
+}
+
+// set cuts (down) or restores the proxy; cutting closes every connection.
+func (p *tcpProxy) set(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			c.Close()
+			delete(p.conns, c)
+		}
+	}
+}
+
+// A Router over a PostgreSQL budget whose database becomes unreachable fails
+// closed, with no provider call, and works again when it is back.
+func TestPostgresOutageThroughTheRouter(t *testing.T) {
+	dsn, pool := lgPostgres(t)
+	schema := lgPostgresSchema(t, pool)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	require.NoError(t, err)
+	upstream := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+	p := newTCPProxy(t, upstream)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
+	cfg.ConnConfig.ConnectTimeout = time.Second
+	viaProxy, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(viaProxy.Close)
+	l, err := pgledger.New(context.Background(), viaProxy, schema, "outage", lgCap, lgPolicy, pgledger.WithTimeout(2*time.Second))
+	require.NoError(t, err)
+	m := &baartest.Model{FullOutput: true}
+	r := lgRouter(t, m, l)
+	ctx := context.Background()
+	_, err = r.GenerateContent(ctx, lgMessages(0))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, m.Calls())
+
+	p.set(true)
+	for i := range 3 {
+		_, err = r.GenerateContent(ctx, lgMessages(i))
+		require.ErrorIs(t, err, baar.ErrLedgerUnavailable, "fails closed")
+	}
+	assert.EqualValues(t, 1, m.Calls(), "no provider call while the budget is unreachable")
+
+	p.set(false)
+	require.Eventually(t, func() bool {
+		_, err := r.GenerateContent(ctx, lgMessages(9))
+		return err == nil
+	}, 20*time.Second, 100*time.Millisecond, "resumes when the database is back")
+	st, err := l.State(ctx)
+	require.NoError(t, err)
+	// Both answered calls, nothing else (the second may have had its output
+	// cap fitted around a reservation orphaned by the cut).
+	assert.Greater(t, st.Spent, lgCallCost)
+	assert.LessOrEqual(t, st.Spent, 2*lgCallCost)
+	assert.LessOrEqual(t, st.Spent+st.Reserved, lgCap)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tmc/langchaingo/callbacks"
@@ -24,7 +25,8 @@ type Router struct {
 	ledger    budget.Ledger
 	threshold float64
 	schedule  ThresholdSchedule
-	maxOutput int
+	maxOutput int // WithMaxOutputTokens; 0: the model's default cap
+	minOutput int // the floor of a cap fitted to the budget
 	scorer    scoring.Scorer
 	handler   callbacks.Handler
 	report    func(context.Context, *CallReport)
@@ -37,21 +39,21 @@ type Router struct {
 	gate      *gatePolicy // nil without WithValueFunc
 	sticky    *sticky     // nil when disabled
 	cascade   *cascade    // nil without WithCascade
+	warnings  []string    // what New found odd but allowed
 }
 
 var _ llms.Model = (*Router)(nil)
 
-// New returns a Router over a cheap and a capable model. It fails if a model
-// is nil, a tier's model has no price, or an option is invalid.
+// New returns a Router over a cheap and a capable model. It fails, naming the
+// option to change, if a model is nil, a tier's model has no price, an option
+// is invalid, or the configuration could never afford a single call.
 func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 	c := newConfig(opts)
-	if c.ledger != nil && c.budgetSet {
-		c.fail("baar: WithBudget and WithLedger are exclusive: the ledger carries the budget")
-	}
 	r := &Router{
 		threshold: c.threshold,
 		schedule:  c.schedule,
 		maxOutput: c.maxOutput,
+		minOutput: c.minOutput,
 		scorer:    c.scorer,
 		handler:   c.callbacks,
 		report:    c.reportFunc,
@@ -59,10 +61,43 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 		prices:    c.prices,
 		table:     c.priceTable,
 		counter:   tokens.NewCounter(),
+		policies:  []Policy{thresholdPolicy{}},
 	}
 	if r.table == nil {
 		r.table = budget.EmbeddedPrices()
 	}
+	if r.scorer == nil {
+		r.scorer = scoring.Default()
+	}
+	if err := r.newTiers(c, cheap, capable); err != nil {
+		return nil, err
+	}
+	r.newPolicies(c)
+	var err error
+	if r.ledger, err = newLedger(c); err != nil {
+		return nil, err
+	}
+	if err := r.checkAffordable(c); err != nil {
+		return nil, err
+	}
+	if r.tel, err = newTelemetry(c); err != nil {
+		return nil, err
+	}
+	r.tel.observeLedger(r.ledger)
+	if r.cascade, err = newCascade(c); err != nil {
+		return nil, err
+	}
+	if c.capableShare != nil {
+		if r.threshold, err = calibrateThreshold(r.scorer, c.capableShare); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// newTiers prices and checks the two tiers, and collects the options' errors
+// with theirs.
+func (r *Router) newTiers(c *config, cheap, capable Tier) error {
 	var errs []error
 	var err error
 	if r.cheap, err = r.newTier(cheap, TierCheap); err != nil {
@@ -71,20 +106,18 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 	if r.capable, err = r.newTier(capable, TierCapable); err != nil {
 		errs = append(errs, err)
 	}
+	if r.cheap != nil && r.capable != nil {
+		errs = append(errs, r.checkTiers()...)
+	}
 	if err := c.err(); err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if r.maxOutput == 0 {
-		for _, t := range []*tierModel{r.cheap, r.capable} {
-			if t.price.MaxOutputTokens <= 0 {
-				return nil, fmt.Errorf("baar: the %s model %q has no known maximum output: set WithMaxOutputTokens so every call has an output cap to reserve", t.label, t.Name)
-			}
-		}
-	}
-	r.policies = []Policy{thresholdPolicy{}}
+	return errors.Join(errs...)
+}
+
+// newPolicies orders the policies: threshold, sticky, value gate,
+// exploration, the user's.
+func (r *Router) newPolicies(c *config) {
 	if r.sticky = newSticky(c.sticky); r.sticky != nil {
 		r.policies = append(r.policies, r.sticky)
 	}
@@ -96,41 +129,78 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 		r.policies = append(r.policies, c.exploration)
 	}
 	r.policies = append(r.policies, c.policies...)
-	if r.tel, err = newTelemetry(c); err != nil {
-		return nil, err
-	}
+}
+
+// newLedger is WithLedger's ledger, else a new in-memory one: with budgets
+// per key when WithKeyBudget is given.
+func newLedger(c *config) (budget.Ledger, error) {
 	if c.ledger != nil {
-		r.ledger = c.ledger
-	} else {
-		limit, err := budget.FromUSD(c.budgetUSD)
-		if err != nil {
-			return nil, fmt.Errorf("baar: WithBudget(%v): %w", c.budgetUSD, err)
+		if c.budgetSet || c.keyBudgetSet {
+			return nil, errors.New("baar: WithBudget and WithKeyBudget are exclusive with WithLedger: the ledger carries the budget (see budget.Limits)")
 		}
-		m, err := budget.NewMemory(limit)
+		return c.ledger, nil
+	}
+	limit, err := budget.FromUSD(c.budgetUSD)
+	if err != nil {
+		return nil, fmt.Errorf("baar: WithBudget(%v): %w", c.budgetUSD, err)
+	}
+	if c.keyBudgetSet {
+		keyLimit, err := budget.FromUSD(c.keyBudgetUSD)
+		if err != nil {
+			return nil, fmt.Errorf("baar: WithKeyBudget(%v): %w", c.keyBudgetUSD, err)
+		}
+		l, err := budget.NewScoped(limit, budget.Limits{KeyLimit: keyLimit})
 		if err != nil {
 			return nil, fmt.Errorf("baar: %w", err)
 		}
-		r.ledger = m
+		return l, nil
 	}
-	r.tel.observeLedger(r.ledger)
-	if r.scorer == nil {
-		r.scorer = scoring.Default()
+	m, err := budget.NewMemory(limit)
+	if err != nil {
+		return nil, fmt.Errorf("baar: %w", err)
 	}
-	if r.cascade, err = newCascade(c, r.scorer); err != nil {
-		return nil, err
+	return defaultLedger{m}, nil
+}
+
+// defaultLedger is the in-memory ledger New makes without WithLedger or
+// WithKeyBudget: it has no budgets per key, so a call that names a key is
+// refused rather than silently held to the global budget only.
+type defaultLedger struct{ *budget.Memory }
+
+// checkAffordable refuses a configuration whose budget could never afford a
+// single call: one input token and the smallest output cap on the cheap
+// model. A budget of exactly $0 is the kill switch, and allowed.
+func (r *Router) checkAffordable(c *config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+	defer cancel()
+	st, err := r.ledger.State(ctx)
+	if err != nil || st.Limit == 0 {
+		return nil // a ledger that cannot be read now fails closed on every call
 	}
-	if c.capableShare != nil {
-		samples := make([]scoring.Request, len(c.capableShare.samples))
-		for i, s := range c.capableShare.samples {
-			samples[i] = scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: s}}}
-		}
-		t, err := scoring.Calibrate(context.Background(), r.scorer, samples, c.capableShare.share)
-		if err != nil {
-			return nil, fmt.Errorf("baar: WithCapableShare: %w", err)
-		}
-		r.threshold = t
+	out := min(r.minOutput, r.outputCap(r.cheap, r.cheap.price))
+	least, err := r.cheap.rates.EstimateCost(1, int64(out))
+	if err != nil || least <= st.Limit {
+		return nil
 	}
-	return r, nil
+	knob := fmt.Sprintf("raise WithBudget(%v)", c.budgetUSD)
+	if c.ledger != nil {
+		knob = "raise the ledger's limit"
+	}
+	return fmt.Errorf("baar: a budget of %s can never afford a call of the cheap model %q: one input token and %d output tokens cost %s; %s, or lower WithMinOutputTokens / WithMaxOutputTokens",
+		st.Limit, r.cheap.Name, out, least, knob)
+}
+
+// calibrateThreshold is WithCapableShare's threshold.
+func calibrateThreshold(scorer scoring.Scorer, cs *capableShare) (float64, error) {
+	samples := make([]scoring.Request, len(cs.samples))
+	for i, s := range cs.samples {
+		samples[i] = scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: s}}}
+	}
+	t, err := scoring.Calibrate(context.Background(), scorer, samples, cs.share)
+	if err != nil {
+		return 0, fmt.Errorf("baar: WithCapableShare: %w", err)
+	}
+	return t, nil
 }
 
 // Call implements llms.Model.Call through llms.GenerateFromSinglePrompt.
@@ -197,6 +267,11 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	if err != nil {
 		return nil, err
 	}
+	if key, ok := budget.KeyFromContext(ctx); ok {
+		if _, isDefault := r.ledger.(defaultLedger); isDefault {
+			return nil, invalidRequest("budget key %q: this Router's ledger has no budgets per key; set WithKeyBudget, or WithLedger with a ledger of budget.Limits (budget.NewScoped, budget.OpenFile, redisledger.New)", key)
+		}
+	}
 
 	// Score.
 	score, serr := r.scorer.Score(ctx, in.Request)
@@ -239,6 +314,7 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	// Reserve, downgrading when the capable model is unaffordable.
 	h, err := r.reserve(ctx, in, t)
 	if errors.Is(err, budget.ErrExceeded) && t == r.capable {
+		errors.As(err, &rep.Downgrade)
 		t = r.cheap
 		if h, err = r.reserve(ctx, in, t); err == nil {
 			rep.Decision = DecisionDowngraded
@@ -353,6 +429,25 @@ func (r *Router) stateUSD(f func(budget.State) budget.Amount) float64 {
 // State returns the budget's ledger state: the context form of Spent,
 // Remaining and Budget, with the ledger's error.
 func (r *Router) State(ctx context.Context) (budget.State, error) { return r.ledger.State(ctx) }
+
+// Close releases what New acquired: the file of WithTelemetryLogFile. It
+// does not close the ledger (the caller owns WithLedger's). A closed Router
+// still answers calls; it no longer writes its telemetry log. Close is
+// idempotent and safe for concurrent use.
+func (r *Router) Close() error {
+	if r.tel == nil || r.tel.log == nil {
+		return nil
+	}
+	if err := r.tel.log.close(); err != nil {
+		return fmt.Errorf("baar: closing the telemetry log: %w", err)
+	}
+	return nil
+}
+
+// Warnings returns what New found odd in the configuration but allowed, such
+// as one model on both tiers (the Router then guards a budget without
+// routing).
+func (r *Router) Warnings() []string { return slices.Clone(r.warnings) }
 
 // Threshold returns the configured complexity threshold (after calibration by
 // WithCapableShare, if given).

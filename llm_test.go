@@ -354,27 +354,34 @@ func TestCallerModelOverrideIsPricedOrRefused(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	m := &scripted{reply: answer(1, 1)}
 	good := baar.Tier{Model: m, Name: "gpt-4o-mini"}
+	mem, err := budget.NewMemory(budget.Dollar)
+	require.NoError(t, err)
 	cases := map[string]struct {
 		cheap, capable baar.Tier
 		opts           []baar.Option
 		want           string
 	}{
-		"nil model":      {baar.Tier{Name: "gpt-4o"}, good, nil, "no model"},
-		"no name":        {baar.Tier{Model: m}, good, nil, "no Name"},
-		"unknown price":  {good, baar.Tier{Model: m, Name: "my-finetune"}, nil, `baar.WithPrice("my-finetune"`},
-		"NaN budget":     {good, good, []baar.Option{baar.WithBudget(math.NaN())}, "WithBudget"},
-		"negative":       {good, good, []baar.Option{baar.WithBudget(-1)}, "WithBudget"},
-		"infinite":       {good, good, []baar.Option{baar.WithBudget(math.Inf(1))}, "WithBudget"},
-		"NaN price":      {good, good, []baar.Option{baar.WithPrice("x", budget.Price{Input: math.NaN()})}, "WithPrice"},
-		"negative price": {good, good, []baar.Option{baar.WithPrice("x", budget.Price{Input: -1})}, "WithPrice"},
-		"inf price":      {good, good, []baar.Option{baar.WithPrice("x", budget.Price{Output: math.Inf(1)})}, "WithPrice"},
-		"NaN threshold":  {good, good, []baar.Option{baar.WithComplexityThreshold(math.NaN())}, "WithComplexityThreshold"},
-		"bad max out":    {good, good, []baar.Option{baar.WithMaxOutputTokens(-3)}, "WithMaxOutputTokens"},
-		"nil scorer":     {good, good, []baar.Option{baar.WithScorer(nil)}, "WithScorer"},
-		"nil ledger":     {good, good, []baar.Option{baar.WithLedger(nil)}, "WithLedger"},
-		"no output cap": {good, baar.Tier{Model: m, Name: "mine"}, []baar.Option{baar.WithPrice("mine", budget.Price{Input: 1, Output: 1})},
-			"WithMaxOutputTokens"},
-		"bad share": {good, good, []baar.Option{baar.WithCapableShare(1.5, []string{"a"})}, "WithCapableShare"},
+		"nil model":                 {baar.Tier{Name: "gpt-4o"}, good, nil, "Model is nil"},
+		"no name":                   {baar.Tier{Model: m}, good, nil, "no Name"},
+		"unknown price":             {good, baar.Tier{Model: m, Name: "my-finetune"}, nil, `baar.WithPrice("my-finetune"`},
+		"NaN budget":                {good, good, []baar.Option{baar.WithBudget(math.NaN())}, "WithBudget"},
+		"negative":                  {good, good, []baar.Option{baar.WithBudget(-1)}, "WithBudget"},
+		"infinite":                  {good, good, []baar.Option{baar.WithBudget(math.Inf(1))}, "WithBudget"},
+		"NaN price":                 {good, good, []baar.Option{baar.WithPrice("x", budget.Price{Input: math.NaN()})}, "WithPrice"},
+		"negative price":            {good, good, []baar.Option{baar.WithPrice("x", budget.Price{Input: -1})}, "WithPrice"},
+		"inf price":                 {good, good, []baar.Option{baar.WithPrice("x", budget.Price{Output: math.Inf(1)})}, "WithPrice"},
+		"NaN threshold":             {good, good, []baar.Option{baar.WithComplexityThreshold(math.NaN())}, "WithComplexityThreshold"},
+		"bad max out":               {good, good, []baar.Option{baar.WithMaxOutputTokens(-3)}, "WithMaxOutputTokens"},
+		"nil scorer":                {good, good, []baar.Option{baar.WithScorer(nil)}, "WithScorer"},
+		"nil ledger":                {good, good, []baar.Option{baar.WithLedger(nil)}, "WithLedger"},
+		"max out above the model's": {good, baar.Tier{Model: m, Name: "gpt-4o"}, []baar.Option{baar.WithMaxOutputTokens(1_000_000)}, "WithMaxOutputTokens(1000000) is above"},
+		"threshold above 1":         {good, good, []baar.Option{baar.WithComplexityThreshold(1.5)}, "WithComplexityThreshold(1.5)"},
+		"threshold below 0":         {good, good, []baar.Option{baar.WithComplexityThreshold(-1)}, "WithComplexityThreshold(-1)"},
+		"swapped tiers":             {baar.Tier{Model: m, Name: "gpt-4o"}, baar.Tier{Model: m, Name: "gpt-4o-mini"}, nil, "swap the two Tiers"},
+		"unaffordable":              {good, baar.Tier{Model: m, Name: "gpt-4o"}, []baar.Option{baar.WithBudget(1e-9)}, "can never afford a call"},
+		"bad floor":                 {good, good, []baar.Option{baar.WithMinOutputTokens(0)}, "WithMinOutputTokens(0)"},
+		"key budget and ledger":     {good, good, []baar.Option{baar.WithKeyBudget(1), baar.WithLedger(mem)}, "exclusive"},
+		"bad share":                 {good, good, []baar.Option{baar.WithCapableShare(1.5, []string{"a"})}, "WithCapableShare"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -28,6 +28,21 @@ const (
 	// scores are percentiles of reference traffic, so 0.80 sends about the
 	// hardest 20% of calls to the capable model.
 	DefaultComplexityThreshold = 0.80
+	// DefaultEscalationThreshold is the doubt at or above which a cascade
+	// escalates: the verifier's doubt is the chance that the cheap answer is
+	// wrong, so by default a call escalates when its cheap answer is more
+	// likely wrong than right.
+	DefaultEscalationThreshold = 0.5
+	// DefaultMaxOutputTokens is the output cap of a call that sets none
+	// (llms.WithMaxTokens) on a Router without WithMaxOutputTokens: 4,096
+	// tokens, or the model's maximum output if lower, or 2,048 for the
+	// providers whose langchaingo client sends 2,048 by default (anthropic,
+	// gcp.gemini, gcp.vertex_ai), so the Router never raises a client's own
+	// default. It bounds what a call may cost, and so what it reserves.
+	DefaultMaxOutputTokens = 4096
+	// DefaultMinOutputTokens is the floor of an output cap fitted to what is
+	// left of the budget (see WithMinOutputTokens).
+	DefaultMinOutputTokens = 256
 	// defaultUtilizationSlope is how much the threshold rises as the budget is
 	// used up: threshold + 0.18 × spent/budget (the Python Baar-Core's rule).
 	defaultUtilizationSlope = 0.18
@@ -72,6 +87,9 @@ type config struct {
 	prices       map[string]budget.Price
 	priceTable   *budget.PriceTable
 	maxOutput    int
+	minOutput    int
+	keyBudgetUSD float64
+	keyBudgetSet bool
 	scorer       scoring.Scorer
 	callbacks    callbacks.Handler
 	reportFunc   func(context.Context, *CallReport)
@@ -107,6 +125,7 @@ func newConfig(opts []Option) *config {
 		budgetUSD:           DefaultBudget,
 		threshold:           DefaultComplexityThreshold,
 		escalationThreshold: DefaultEscalationThreshold,
+		minOutput:           DefaultMinOutputTokens,
 		schedule:            DefaultThresholdSchedule,
 	}
 	for _, o := range opts {
@@ -241,8 +260,8 @@ func WithPriceTable(t *budget.PriceTable) Option {
 // WithMaxOutputTokens sets the output cap used when a call sets no MaxTokens:
 // the Router reserves n output tokens and sends llms.WithMaxTokens(n) to the
 // provider, so the answer cannot cost more than reserved. Without it the cap
-// is the model's maximum output from its price entry, which makes for large
-// reservations.
+// is [DefaultMaxOutputTokens] (lower for some models and clients). n must not
+// exceed either model's maximum output.
 func WithMaxOutputTokens(n int) Option {
 	return optionFunc(func(c *config) {
 		if n <= 0 {
@@ -250,6 +269,41 @@ func WithMaxOutputTokens(n int) Option {
 			return
 		}
 		c.maxOutput = n
+	})
+}
+
+// WithMinOutputTokens sets the floor of an output cap fitted to the budget
+// (default [DefaultMinOutputTokens]). Near the end of a budget, a call whose
+// worst case at its output cap does not fit gets the largest cap that fits,
+// down to n tokens, before the Router downgrades or refuses it; the attempt
+// reports it (Attempt.CapFitted) and the answer may stop at the cap (finish
+// reason "length"). Only caps the Router chose are fitted: a call's own
+// llms.WithMaxTokens never is. n must be ≥ 1; a floor equal to the cap
+// disables fitting.
+func WithMinOutputTokens(n int) Option {
+	return optionFunc(func(c *config) {
+		if n < 1 {
+			c.fail("baar: WithMinOutputTokens(%d): the floor must be ≥ 1 token", n)
+			return
+		}
+		c.minOutput = n
+	})
+}
+
+// WithKeyBudget gives every budget key (ContextWithBudgetKey) a budget of its
+// own of usd, besides the global one, in the Router's in-memory ledger: a
+// call must fit both. Without it, a call that names a key on a Router with
+// the default ledger is refused (ErrInvalidRequest), so that a key is never
+// silently ignored. For limits per key, windows or a shared store, use
+// WithLedger with budget.NewScoped, budget.OpenFile or redisledger.New and
+// their budget.Limits.
+func WithKeyBudget(usd float64) Option {
+	return optionFunc(func(c *config) {
+		if !finite(usd) || usd < 0 {
+			c.fail("baar: WithKeyBudget(%v): the budget must be a finite amount ≥ 0 USD", usd)
+			return
+		}
+		c.keyBudgetUSD, c.keyBudgetSet = usd, true
 	})
 }
 

@@ -103,7 +103,8 @@ func newTelemetry(c *config) (*telemetry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("baar: WithTelemetryLogFile: %w", err)
 		}
-		t.log = &telemetryLog{w: f}
+		t.log = &telemetryLog{w: f, closer: f}
+		// A Router dropped without Close still closes its file.
 		runtime.AddCleanup(t, func(f *os.File) { _ = f.Close() }, f)
 	case tc.logWriter != nil:
 		t.log = &telemetryLog{w: tc.logWriter}
@@ -279,6 +280,9 @@ func callAttributes(attrs []attribute.KeyValue, rep *CallReport) []attribute.Key
 	}
 	if rep.Conversation != "" {
 		attrs = append(attrs, keyConversationID.String(rep.Conversation))
+	}
+	if rep.Downgrade != nil {
+		attrs = append(attrs, keyDowngradeNeeded.Float64(rep.Downgrade.Requested))
 	}
 	if rep.Verifier != "" {
 		attrs = append(attrs,

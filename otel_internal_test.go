@@ -91,8 +91,8 @@ func TestContentCaptureIsOffByDefault(t *testing.T) {
 	assert.NotContains(t, at, keyOutputMessages)
 	for _, s := range sr.Ended() {
 		for _, kv := range s.Attributes() {
-			assert.NotContains(t, kv.Value.Emit(), "What is in this picture", "no prompt text in %s", kv.Key)
-			assert.NotContains(t, kv.Value.Emit(), "A cat.", "no completion text in %s", kv.Key)
+			assert.NotContains(t, kv.Value.String(), "What is in this picture", "no prompt text in %s", kv.Key)
+			assert.NotContains(t, kv.Value.String(), "A cat.", "no completion text in %s", kv.Key)
 		}
 	}
 }

@@ -671,10 +671,10 @@ func TestWiredContentCaptureAndGauges(t *testing.T) {
 	at := attrsOf(attempts[0])
 	in := at["gen_ai.input.messages"].AsSlice()
 	require.Len(t, in, 1)
-	assert.Contains(t, in[0].Emit(), "What is 2+2?")
+	assert.Contains(t, in[0].String(), "What is 2+2?")
 	out := at["gen_ai.output.messages"].AsSlice()
 	require.Len(t, out, 1)
-	assert.Contains(t, out[0].Emit(), "fine")
+	assert.Contains(t, out[0].String(), "fine")
 	m := collect(t, o.reader)
 	assert.Contains(t, m, "baar.budget.remaining", "the in-memory ledger is observed")
 }

@@ -17,6 +17,8 @@ import (
 // price, the output cap per choice and for all choices, the input-token bound
 // and the cost of it all.
 type callPlan struct {
+	chosen    bool // the Router chose maxTokens: it may be fitted to the budget
+	choices   int  // answers asked for
 	model     string
 	source    string // the price's provenance
 	rates     budget.Rates
@@ -41,16 +43,11 @@ func (r *Router) plan(t *tierModel, msgs []llms.MessageContent, co *llms.CallOpt
 		p.model = co.Model
 	}
 	if p.maxTokens == 0 {
-		p.maxTokens = r.maxOutput
-		if p.maxTokens == 0 {
-			p.maxTokens = int(price.MaxOutputTokens)
-		}
-		if p.maxTokens <= 0 {
-			return p, invalidRequest("no output cap for %q: set WithMaxOutputTokens or llms.WithMaxTokens", p.model)
-		}
+		p.maxTokens, p.chosen = r.outputCap(t, price), true
 	}
 	p.source = priceSource(price)
-	p.output = outputTokens(p.maxTokens, co)
+	p.choices = choices(co)
+	p.output = outputTokens(p.maxTokens, p.choices)
 	p.input = r.counter.Bound(p.model, msgs, co)
 	est, err := p.rates.EstimateCost(p.input, p.output)
 	if err != nil {
@@ -72,6 +69,15 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (*ho
 	}
 	h.a.Model, h.a.MaxTokens, h.a.InputTokensEstimate, h.a.PriceSource = p.model, p.maxTokens, p.input, p.source
 	res, err := r.ledger.Reserve(ctx, p.est)
+	var ex *budget.ExceededError
+	if errors.As(err, &ex) && p.chosen {
+		// Near the end of the budget: the largest output cap that fits, down
+		// to the floor, before a downgrade or a refusal.
+		if fp, ok := r.fit(p, ex); ok {
+			h.a.MaxTokens, h.a.CapFitted, p = fp.maxTokens, true, fp
+			res, err = r.ledger.Reserve(ctx, p.est)
+		}
+	}
 	if errors.Is(err, budget.ErrExceeded) && tokens.FamilyOf(p.model).Exact() {
 		// The bound does not fit: count exactly, where counting is exact.
 		// Other tokenizers' counts are estimates that can fall short, so
@@ -84,7 +90,6 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (*ho
 		}
 	}
 	if err != nil {
-		var ex *budget.ExceededError
 		if errors.As(err, &ex) {
 			return nil, newBudgetError(p.model, ex, p.est, err)
 		}
@@ -100,8 +105,8 @@ func (r *Router) reserve(ctx context.Context, in *RouteInput, t *tierModel) (*ho
 // outputTokens is the output a call may produce: its cap for every choice,
 // saturated at math.MaxInt64 (a reservation nothing can afford) rather than
 // wrapped.
-func outputTokens(maxTokens int, co *llms.CallOptions) int64 {
-	m, n := int64(maxTokens), int64(choices(co))
+func outputTokens(maxTokens, choices int) int64 {
+	m, n := int64(maxTokens), int64(choices)
 	if m > math.MaxInt64/n {
 		return math.MaxInt64
 	}
@@ -122,4 +127,51 @@ func priceSource(p budget.Price) string {
 		return p.Source
 	}
 	return p.Source + ", checked " + p.Checked
+}
+
+// outputCap is the output cap the Router chooses for a call on t that sets
+// none: WithMaxOutputTokens, else DefaultMaxOutputTokens bounded by the
+// model's maximum output and by the client's own default.
+func (r *Router) outputCap(t *tierModel, price budget.Price) int {
+	if r.maxOutput > 0 {
+		return r.maxOutput
+	}
+	c := DefaultMaxOutputTokens
+	switch t.Provider {
+	case "anthropic", "gcp.gemini", "gcp.vertex_ai":
+		c = 2048 // langchaingo's anthropic and googleai clients' default
+	}
+	if m := price.MaxOutputTokens; m > 0 && m < int64(c) {
+		c = int(m)
+	}
+	return c
+}
+
+// fit returns p with the largest output cap, at least the floor, whose worst
+// case fits the room the refusal ex reports, if there is one.
+func (r *Router) fit(p callPlan, ex *budget.ExceededError) (callPlan, bool) {
+	room := ex.Limit - ex.Spent - ex.Reserved
+	floor := min(r.minOutput, p.maxTokens)
+	cost := func(m int) (budget.Amount, bool) {
+		c, err := p.rates.EstimateCost(p.input, outputTokens(m, p.choices))
+		return c, err == nil && c <= room
+	}
+	if room <= 0 || floor >= p.maxTokens {
+		return p, false
+	}
+	if _, ok := cost(floor); !ok {
+		return p, false
+	}
+	lo, hi := floor, p.maxTokens-1 // cost(lo) fits; find the largest that does
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if _, ok := cost(mid); ok {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	p.maxTokens, p.output = lo, outputTokens(lo, p.choices)
+	p.est, _ = cost(lo)
+	return p, true
 }

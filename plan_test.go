@@ -2,6 +2,7 @@ package baar_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestHugeMaxTokensTimesChoicesSaturates(t *testing.T) {
 	for _, n := range []int{1, 2, 4, 1 << 20} {
 		m := &scripted{reply: honestOut(1_000_000)}
 		r := newRouter(t, m, m, baar.WithBudget(1), baar.WithScorer(fixedScore(0)))
-		_, err := r.GenerateContent(ctx, human("hello"), llms.WithMaxTokens(1<<62), llms.WithN(n))
+		_, err := r.GenerateContent(ctx, human("hello"), llms.WithMaxTokens(min(1<<62, math.MaxInt)), llms.WithN(n))
 		require.ErrorIs(t, err, baar.ErrBudgetExceeded, "N=%d", n)
 		assert.Zero(t, m.Calls(), "N=%d: refused locally", n)
 		assert.Zero(t, r.Spent())

@@ -76,6 +76,10 @@ type CallReport struct {
 	SpentBefore float64
 	SpentAfter  float64
 	Remaining   float64
+	// Downgrade is the capable model's refusal when the call was downgraded
+	// (Decision DecisionDowngraded): the worst case that did not fit and the
+	// budget's figures.
+	Downgrade *BudgetError
 	// Estimated is the sum of the reservations made (worst cases); Cost the sum
 	// of what the attempts were settled at.
 	Estimated float64
@@ -113,8 +117,11 @@ type Attempt struct {
 	Tier     TierLabel
 	Model    string
 	Provider string
-	// MaxTokens is the output cap sent (or the caller's), per choice.
+	// MaxTokens is the output cap sent (or the caller's), per choice;
+	// CapFitted reports that the Router lowered it to fit what was left of
+	// the budget (WithMinOutputTokens): the answer may stop at it.
 	MaxTokens int
+	CapFitted bool
 	// Streaming reports whether the caller streamed the answer.
 	Streaming bool
 	// InputTokensEstimate is the input-token bound the reservation used.

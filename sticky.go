@@ -114,10 +114,3 @@ func (s *sticky) pin(id string) {
 		delete(s.items, last.Value.(*stickyEntry).id)
 	}
 }
-
-// len is the number of conversations remembered.
-func (s *sticky) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ll.Len()
-}

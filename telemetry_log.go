@@ -18,7 +18,22 @@ import (
 type telemetryLog struct {
 	mu     sync.Mutex
 	w      io.Writer
+	closer io.Closer // the file WithTelemetryLogFile opened; nil for a caller's writer
+	closed bool
 	failed atomic.Uint64
+}
+
+// close closes the log's file, if the Router opened it; later lines are
+// dropped.
+func (l *telemetryLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.closer == nil {
+		l.closed = true
+		return nil
+	}
+	l.closed = true
+	return l.closer.Close()
 }
 
 // write encodes rec (outside the lock) and writes it as one line. A failure is
@@ -30,6 +45,10 @@ func (l *telemetryLog) write(rec *telemetrylog.Record) {
 		return
 	}
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
 	n, err := l.w.Write(b)
 	l.mu.Unlock()
 	if err != nil || n != len(b) {
@@ -79,6 +98,9 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 	if finite(rep.Score) {
 		s := rep.Score
 		rec.Score = &s
+	}
+	if rep.Downgrade != nil {
+		rec.DowngradeNeededUSD = nonNegative(rep.Downgrade.Requested)
 	}
 	if rep.Verifier != "" {
 		rec.Verifier, rec.EscalationThreshold = rep.Verifier, finiteOr0(rep.EscalationThreshold)

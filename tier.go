@@ -2,6 +2,7 @@ package baar
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/tmc/langchaingo/llms"
@@ -30,8 +31,8 @@ type tierModel struct {
 }
 
 func (r *Router) newTier(t Tier, label TierLabel) (*tierModel, error) {
-	if t.Model == nil {
-		return nil, fmt.Errorf("baar: the %s tier has no model", label)
+	if isNil(t.Model) {
+		return nil, fmt.Errorf("baar: the %s tier's Model is nil: check the error of the client's constructor (openai.New fails without OPENAI_API_KEY, for one)", label)
 	}
 	if strings.TrimSpace(t.Name) == "" {
 		return nil, fmt.Errorf("baar: the %s tier has no Name: the model id is needed to price its calls", label)
@@ -128,3 +129,39 @@ const (
 	TierCheap   TierLabel = "cheap"
 	TierCapable TierLabel = "capable"
 )
+
+// isNil reports whether m is nil or a typed nil pointer (a constructor's
+// result whose error was ignored).
+func isNil(m llms.Model) bool {
+	if m == nil {
+		return true
+	}
+	v := reflect.ValueOf(m)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
+}
+
+// checkTiers refuses tiers that cannot work as a Router's — a "cheap" model
+// dearer than the capable one, an output cap beyond what a model can
+// produce — and warns of one model on both tiers (a budget guard for one
+// model, which is allowed).
+func (r *Router) checkTiers() []error {
+	var errs []error
+	if strings.EqualFold(strings.TrimSpace(r.cheap.Name), strings.TrimSpace(r.capable.Name)) {
+		r.warnings = append(r.warnings, fmt.Sprintf("the cheap and the capable tier are the same model %q: the Router guards its budget, routing has no effect", r.cheap.Name))
+	}
+	cp, kp := r.cheap.price, r.capable.price
+	if cp.Input > kp.Input && cp.Output > kp.Output {
+		errs = append(errs, fmt.Errorf("baar: the cheap tier %q ($%g/$%g per 1M input/output tokens) costs more than the capable tier %q ($%g/$%g): swap the two Tiers given to New",
+			r.cheap.Name, cp.Input, cp.Output, r.capable.Name, kp.Input, kp.Output))
+	}
+	for _, t := range []*tierModel{r.cheap, r.capable} {
+		if m := t.price.MaxOutputTokens; r.maxOutput > 0 && m > 0 && int64(r.maxOutput) > m {
+			errs = append(errs, fmt.Errorf("baar: WithMaxOutputTokens(%d) is above the %s model %q's maximum output of %d tokens: lower it", r.maxOutput, t.label, t.Name, m))
+		}
+	}
+	return errs
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tmc/langchaingo/llms"
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/budget"
@@ -19,19 +20,24 @@ func TestWithPriceKeepsTheRestOfTheRow(t *testing.T) {
 	row, ok := budget.Lookup("gpt-4o")
 	require.True(t, ok)
 	require.Positive(t, row.CachedInput)
-	cheap := &scripted{reply: answer(1, 1)}
+	// 1,000 prompt tokens, all read from the cache, and 1 output token.
+	cheap := &scripted{reply: func(int, llms.CallOptions) (*llms.ContentResponse, error) {
+		return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: "ok", StopReason: "stop",
+			GenerationInfo: map[string]any{"PromptTokens": 1000, "CompletionTokens": 1, "TotalTokens": 1001, "PromptCachedTokens": 1000}}}}, nil
+	}}
 	hook, got := reports()
 	r, err := baar.New(baar.Tier{Model: cheap, Name: "gpt-4o-mini"}, baar.Tier{Model: cheap, Name: "gpt-4o"},
 		baar.WithPrice("gpt-4o", budget.Price{Input: 2, Output: 8}), baar.WithScorer(fixedScore(1)),
-		baar.WithReportFunc(hook), baar.WithBudget(10))
-	require.NoError(t, err, "the row's maximum output is kept")
+		baar.WithReportFunc(hook), baar.WithBudget(10), baar.WithMaxOutputTokens(int(row.MaxOutputTokens)))
+	require.NoError(t, err, "the row's maximum output is kept: WithMaxOutputTokens up to it is valid")
 	_, err = r.GenerateContent(context.Background(), human("q"))
 	require.NoError(t, err)
 	a := got()[0].Attempts[0]
-	assert.Equal(t, int(row.MaxOutputTokens), a.MaxTokens)
 	assert.True(t, strings.HasPrefix(a.PriceSource, "WithPrice over "), a.PriceSource)
-	// $2/M input, $8/M output for 1 + 1 tokens.
-	assert.InDelta(t, 10e-6, a.Cost, 1e-12)
+	// Cache reads at the row's cached rate ($1.25/M), scaled by the new input
+	// price? No: the cached rate is the row's, as given: 1,000 × $1.25/M +
+	// 1 × $8/M.
+	assert.InDelta(t, 1000*row.CachedInput/1e6+8/1e6, a.Cost, 1e-12, "the cached-input rate is kept")
 }
 
 func TestWithPriceTable(t *testing.T) {

@@ -31,12 +31,9 @@ const (
 const InflationFactor = 10
 
 // AbsurdTokens is the prompt and completion token count of [UsageAbsurd]:
-// 2^53−1, the largest integer a float64 holds exactly (on 32-bit platforms,
-// where an int cannot hold it, the largest int).
-const AbsurdTokens = 1<<53 - 1
-
-// absurdTokens is AbsurdTokens as an int holds it.
-const absurdTokens = min(AbsurdTokens, math.MaxInt)
+// the largest integer both an int and a float64 hold exactly, 2^53−1 where
+// int has 64 bits and 2^31−1 where it has 32.
+const AbsurdTokens = min(1<<53-1, math.MaxInt)
 
 // String returns the mode's name.
 func (m UsageMode) String() string {
@@ -72,7 +69,7 @@ func (m UsageMode) report(u usage) (r usage, ok bool) {
 	case UsageNegative:
 		return usage{-u.Prompt, -u.Completion, -u.Cached, -u.Reasoning}, true
 	case UsageAbsurd:
-		return usage{absurdTokens, absurdTokens, 0, 0}, true
+		return usage{AbsurdTokens, AbsurdTokens, 0, 0}, true
 	}
 	return u, true
 }

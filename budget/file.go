@@ -36,6 +36,13 @@ const DefaultCompactSize = 4 << 20
 // corruption: the ledger then fails closed with an error matching
 // [ErrUnavailable] and never starts again from $0.
 //
+// A File never resumes from less spend than it acknowledged: a journal
+// removed, emptied, cut back, replaced by another (each journal has an
+// identity) or rewritten in place makes it fail closed, as it does a
+// process opening the path afterwards (the lock file keeps the mark of what
+// was seen), until the journal is restored or the budget is re-created
+// deliberately with [RecreateFile].
+//
 // # Sharing
 //
 // Several processes (and several File values in one process) may open the
@@ -77,7 +84,11 @@ type File struct {
 	jf          *os.File   // the journal, as last opened
 	off         int64      // bytes of jf applied to bk
 	bk          *book
-	stale       bool // bk may differ from the journal: reload it
+	hdr         header // the journal's identity, as last read
+	ch          chain  // the last record of jf applied to bk
+	mark        mark   // what this File holds the journal to (see admit)
+	tail        tail   // the last record of jf applied to bk, as read
+	stale       bool   // bk may differ from the journal: reload it
 	compactSize int64
 	buf         []byte
 	ents        []entry
@@ -115,8 +126,10 @@ type fileOp struct {
 	written bool // the op appended entries
 }
 
-// OpenFile opens the budget journal at path, creating it if absent, with
-// the global limit and policy p. The limit and policy are not stored in the
+// OpenFile opens the budget journal at path, creating it if absent or
+// empty (as touch or mktemp leave it), with the global limit and policy p.
+// The journal and its lock file path+".lock" are created readable and
+// writable by their owner only (0600); compaction keeps the journal's mode. The limit and policy are not stored in the
 // journal: every process sharing it should open it with the same ones.
 //
 // It returns an error matching [ErrInvalid] when limit is negative or p is
@@ -129,9 +142,9 @@ func OpenFile(path string, limit Amount, p Limits) (*File, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := openLock(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening budget journal: %w", ErrUnavailable, err)
+		return nil, err
 	}
 	f := &File{path: path, limit: limit, pol: p, lock: lock, stale: true, compactSize: DefaultCompactSize}
 	f.io.Lock()
@@ -142,6 +155,20 @@ func OpenFile(path string, limit Amount, p Limits) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// openLock opens (or creates) the lock file of the journal at path.
+func openLock(path string) (*os.File, error) {
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		if dir := filepath.Dir(path); errors.Is(err, os.ErrNotExist) {
+			if _, derr := os.Stat(dir); derr != nil {
+				return nil, fmt.Errorf("%w: opening budget journal %s: directory %s does not exist: %w", ErrUnavailable, path, dir, os.ErrNotExist)
+			}
+		}
+		return nil, fmt.Errorf("%w: opening budget journal %s: its lock file: %w", ErrUnavailable, path, err)
+	}
+	return lock, nil
 }
 
 // Close releases the journal. Operations after Close return an error
@@ -447,17 +474,20 @@ func (f *File) unavailable(what string, err error) error {
 }
 
 // refresh brings bk up to date with the journal, under the flock: it
-// creates the journal if absent, reloads it if it was replaced (compacted by
-// another process) or if bk is stale, else applies the records appended
-// since off. A torn last record is cut off.
+// creates the journal if absent (or empty, as touch leaves it), reloads it
+// if it was replaced (compacted by another process) or if bk is stale, else
+// applies the records appended since off. A torn last record is cut off.
 func (f *File) refresh() error {
+	if !f.mark.known {
+		f.readMark()
+	}
 	fi, err := os.Stat(f.path)
-	if errors.Is(err, os.ErrNotExist) {
-		if f.bk != nil {
-			// This File read the journal before: it was removed since.
-			// Starting again from $0 would forget what was spent.
-			return fmt.Errorf("%w: budget journal %s is gone (it held %v spent): restore it, or remove the budget deliberately by opening a new path",
-				ErrUnavailable, f.path, f.bk.state(&f.pol, f.limit, "", f.pol.now()).Spent)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0) {
+		if f.mark.known {
+			// The journal was read before (by this File, or by the process
+			// that left the lock file's mark): it was removed or emptied
+			// since. Starting again from $0 would forget what was spent.
+			return f.lost("is gone or empty")
 		}
 		if err := f.create(); err != nil {
 			return err
@@ -469,25 +499,34 @@ func (f *File) refresh() error {
 	}
 	if f.jf != nil && !f.stale {
 		if cur, err := f.jf.Stat(); err == nil && os.SameFile(fi, cur) {
-			return f.readTail(cur.Size())
+			err = f.readTail(cur.Size())
+			f.saw(err)
+			return err
 		}
 	}
-	return f.reload()
+	err = f.reload()
+	f.saw(err)
+	return err
 }
 
-// create writes an empty journal (the magic alone) atomically.
+// create writes an empty journal (a header with a new identity) atomically.
 func (f *File) create() error {
-	tmp := f.path + ".tmp"
-	if err := writeFileSync(tmp, []byte(journalMagic)); err != nil {
-		return f.unavailable("creating", err)
-	}
-	if err := os.Rename(tmp, f.path); err != nil {
-		return f.unavailable("creating", err)
-	}
-	if err := syncDir(filepath.Dir(f.path)); err != nil {
+	if err := createJournal(f.path, header{id: newJournalID()}); err != nil {
 		return f.unavailable("creating", err)
 	}
 	return nil
+}
+
+// createJournal writes an empty journal with header h at path atomically.
+func createJournal(path string, h header) error {
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, appendHeader(nil, h), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // reload reads the whole journal into a new book.
@@ -505,18 +544,26 @@ func (f *File) reload() error {
 		jf.Close()
 		return f.unavailable("reading", err)
 	}
-	bk, good, err := decodeJournal(data)
+	j, err := decodeJournal(data)
 	if err != nil {
 		jf.Close()
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, f.path, err)
 	}
-	if good < len(data) {
-		if err := truncateSync(jf, int64(good)); err != nil {
+	if err := f.admit(j, data); err != nil {
+		jf.Close()
+		return err
+	}
+	if j.good < len(data) {
+		if err := truncateSync(jf, int64(j.good)); err != nil {
 			jf.Close()
 			return f.unavailable("cutting the torn last record of", err)
 		}
 	}
-	f.jf, f.bk, f.off, f.stale = jf, bk, int64(good), false
+	f.jf, f.bk, f.off, f.hdr, f.ch, f.stale = jf, j.bk, int64(j.good), j.hdr, j.ch, false
+	f.tail.set(data, j.last)
+	if j.hdr.legacy {
+		f.compact(f.pol.now()) // rewrite format 1 in format 2, with an identity
+	}
 	return nil
 }
 
@@ -528,13 +575,24 @@ func (f *File) readTail(size int64) error {
 	if size < f.off {
 		return f.reload()
 	}
+	if err := f.tail.check(f); err != nil {
+		return err
+	}
 	data := make([]byte, size-f.off)
 	if _, err := f.jf.ReadAt(data, f.off); err != nil {
 		f.stale = true
 		return f.unavailable("reading", err)
 	}
-	good, err := decodeRecords(data, f.bk.apply)
+	good, last, err := decodeRecords(data, &f.ch, f.bk.apply)
+	if last >= 0 {
+		f.tail.set(data, last)
+		f.tail.at += f.off
+	}
 	f.off += int64(good)
+	if errors.Is(err, errSpliced) {
+		f.stale, f.mark.spliced = true, true
+		return f.lost("was cut back and written again, or replaced in place")
+	}
 	if err != nil {
 		f.stale = true
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, f.path, err)
@@ -551,7 +609,7 @@ func (f *File) readTail(size int64) error {
 // append writes f.ents as one record at the end and fsyncs it. On failure
 // the book is marked stale (it holds entries that may not be on disk).
 func (f *File) append() error {
-	f.buf = appendRecord(f.buf[:0], f.ents)
+	f.buf = appendRecord(f.buf[:0], &f.ch, f.ents)
 	if _, err := faultfs.WriteAt(f.jf, f.buf, f.off); err != nil {
 		f.stale = true
 		return f.unavailable("writing", err)
@@ -560,7 +618,10 @@ func (f *File) append() error {
 		f.stale = true
 		return f.unavailable("syncing", err)
 	}
+	f.tail.set(f.buf, 0)
+	f.tail.at += f.off
 	f.off += int64(len(f.buf))
+	f.saw(nil)
 	return nil
 }
 
@@ -568,9 +629,17 @@ func (f *File) append() error {
 // reservations whose lease expired more than a day ago.
 func (f *File) compact(now time.Time) {
 	f.bk.dropExpired(now.Add(-lateSettleRetention).UnixNano())
-	data := appendRecord([]byte(journalMagic), []entry{{kind: entSnapshot, snap: f.bk}})
+	h := f.hdr
+	if h.legacy {
+		h = header{id: newJournalID()}
+	}
+	data := appendRecord(appendHeader(nil, h), &chain{seq: f.ch.seq, start: true}, []entry{{kind: entSnapshot, snap: f.bk}})
 	tmp := f.path + ".tmp"
-	if err := writeFileSync(tmp, data); err != nil {
+	mode := os.FileMode(0o600)
+	if fi, err := f.jf.Stat(); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := writeFileSync(tmp, data, mode); err != nil {
 		os.Remove(tmp)
 		f.stale = true
 		return
@@ -587,9 +656,14 @@ func (f *File) compact(now time.Time) {
 	f.stale = true // reopen the new journal on the next batch
 }
 
-func writeFileSync(name string, data []byte) error {
-	w, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeFileSync writes data to name, with mode perm, and fsyncs it.
+func writeFileSync(name string, data []byte, perm os.FileMode) error {
+	w, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
+		return err
+	}
+	if err := w.Chmod(perm); err != nil { // the umask, or a leftover temporary file
+		w.Close()
 		return err
 	}
 	if _, err := faultfs.Write(w, data); err != nil {

@@ -4,10 +4,12 @@ package budget
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,21 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// openFile opens a File ledger at path, closed at the end of the test.
-func openFile(t *testing.T, path string, limit Amount, p Limits) *File {
+// holdLock takes the journal's lock as another process would, until release.
+func holdLock(t *testing.T, path string) (release func()) {
 	t.Helper()
-	f, err := OpenFile(path, limit, p)
+	other, err := os.OpenFile(path+".lock", os.O_RDWR, 0)
 	require.NoError(t, err)
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-// stateOf reads l's state for ctx.
-func stateOf(t *testing.T, l Ledger, ctx context.Context) State {
-	t.Helper()
-	s, err := l.State(ctx)
-	require.NoError(t, err)
-	return s
+	require.NoError(t, syscall.Flock(int(other.Fd()), syscall.LOCK_EX))
+	return func() {
+		_ = syscall.Flock(int(other.Fd()), syscall.LOCK_UN)
+		_ = other.Close()
+	}
 }
 
 func TestFileDurable(t *testing.T) {
@@ -93,6 +90,7 @@ func TestFileTornTail(t *testing.T) {
 	require.NoError(t, f.Close())
 	good, err := os.ReadFile(path)
 	require.NoError(t, err)
+	restoreLock := saveLock(t, path) // the journal and its lock, as a crash would leave them
 
 	next := record(entry{kind: entReserve, id: 2, amount: 5 * Dollar, key: "x"})
 	for name, tail := range map[string][]byte{
@@ -104,6 +102,7 @@ func TestFileTornTail(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, append(append([]byte{}, good...), tail...), 0o644))
+			restoreLock()
 			f := openFile(t, path, 10*Dollar, Limits{})
 			assert.Equal(t, State{Limit: 10 * Dollar, Spent: 3 * Dollar}, stateOf(t, f, ctx))
 			data, err := os.ReadFile(path)
@@ -121,6 +120,7 @@ func TestFileTornTail(t *testing.T) {
 	// A torn record appended by another process while this one is open.
 	t.Run("live", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, good, 0o644))
+		restoreLock()
 		f := openFile(t, path, 10*Dollar, Limits{})
 		w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		require.NoError(t, err)
@@ -151,7 +151,7 @@ func TestFileCorrupt(t *testing.T) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	bad := append([]byte{}, data...)
-	bad[len(journalMagic)+recordHeader] ^= 0x40 // the first record's payload
+	bad[journalHeader+recordHeader] ^= 0x40 // the first record's payload
 	require.NoError(t, os.WriteFile(path, bad, 0o644))
 	_, err = OpenFile(path, 10*Dollar, Limits{})
 	require.ErrorIs(t, err, ErrUnavailable)
@@ -280,4 +280,175 @@ func TestFileStorm(t *testing.T) {
 	assert.Equal(t, State{Limit: 50 * Dollar, Spent: 20 * Dollar}, stateOf(t, a, ctx))
 	assert.Equal(t, State{Limit: 10 * Dollar, Spent: 10 * Dollar}, stateOf(t, b, ContextWithKey(ctx, "u1")))
 	assert.Equal(t, stateOf(t, a, context.Background()), stateOf(t, b, context.Background()))
+}
+
+// A file that exists but is empty, as touch or mktemp leave it, is a new
+// journal, not a corrupt one.
+func TestFileOpensAnEmptyFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	f := openFile(t, path, 10*Dollar, Limits{})
+	r, err := f.Reserve(ctx, Dollar)
+	require.NoError(t, err)
+	require.NoError(t, f.Commit(ctx, r, Dollar))
+	require.NoError(t, f.Close())
+	g := openFile(t, path, 10*Dollar, Limits{})
+	assert.Equal(t, State{Limit: 10 * Dollar, Spent: Dollar}, stateOf(t, g, ctx))
+}
+
+// The journal and its lock are readable by their owner only (budget data,
+// like the telemetry log), and compaction keeps the journal's mode.
+func TestFileJournalIsPrivate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	f := openFile(t, path, 10*Dollar, Limits{})
+	for _, p := range []string{path, path + ".lock"} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), p)
+	}
+	require.NoError(t, os.Chmod(path, 0o640)) // the operator shares it with a group
+	f.compactSize = 1
+	r, err := f.Reserve(ctx, Dollar)
+	require.NoError(t, err)
+	require.NoError(t, f.Commit(ctx, r, Dollar))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "compaction keeps the journal's mode")
+}
+
+// A journal in a directory that does not exist is reported by the
+// journal's directory, not by the path of its lock file.
+func TestFileMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := OpenFile(filepath.Join(dir, "b.journal"), Dollar, Limits{})
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "directory "+dir+" ")
+	assert.NotContains(t, err.Error(), ".lock")
+}
+
+// A process stuck holding the lock (stopped, hung on NFS) does not hang
+// callers with a deadline: Reserve and State fail closed when their context
+// ends, reserving nothing; a Commit waits (it must land) and lands once the
+// lock is free.
+func TestFileWaitForTheLockEndsWithTheContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.journal")
+	f := openFile(t, path, 10*Dollar, Limits{})
+	bg := context.Background()
+	held, err := f.Reserve(bg, Dollar)
+	require.NoError(t, err)
+
+	release := holdLock(t, path)
+	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
+	defer cancel()
+	errs := make(chan error, 3)
+	for range 2 { // a leader and a follower in the queue
+		go func() { _, err := f.Reserve(ctx, Dollar); errs <- err }()
+	}
+	go func() { _, err := f.State(ctx); errs <- err }()
+	committed := make(chan error, 1)
+	go func() { committed <- f.Commit(bg, held, Cent) }()
+	for range 3 {
+		select {
+		case err := <-errs:
+			require.ErrorIs(t, err, ErrUnavailable)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		case <-time.After(3 * time.Second):
+			t.Fatal("a caller with a 100 ms deadline is still waiting for the lock after 3 s")
+		}
+	}
+	select {
+	case err := <-committed:
+		t.Fatalf("the commit ran while another process held the lock: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	require.NoError(t, <-committed)
+	assert.Equal(t, State{Limit: 10 * Dollar, Spent: Cent}, stateOf(t, f, bg), "the abandoned reservations were never made")
+}
+
+// A journal removed under a running ledger fails closed: starting again from
+// $0 would forget what was spent.
+func TestFileJournalRemovedFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	f := openFile(t, path, 10*Dollar, Limits{})
+	r, err := f.Reserve(ctx, 9*Dollar)
+	require.NoError(t, err)
+	require.NoError(t, f.Commit(ctx, r, 9*Dollar))
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(path))
+	_, err = f.Reserve(ctx, 5*Dollar)
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), "is gone")
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no empty journal was created in its place")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	assert.Equal(t, State{Limit: 10 * Dollar, Spent: 9 * Dollar}, stateOf(t, f, ctx), "restored, it resumes")
+}
+
+// A torn last record is cut off even when its payload (a budget key, caller
+// data) spells a valid record; real corruption is still found: a damaged
+// payload with records after it, and a damaged length field.
+func TestFileTornTailVersusCorruption(t *testing.T) {
+	ctx := context.Background()
+	pol := Limits{KeyLimit: Dollar}
+	key := "user-" + string(record(entry{kind: entCancel, id: 1})) + "-x"
+	write := func(t *testing.T) (string, []byte) {
+		path := filepath.Join(t.TempDir(), "b.journal")
+		f := openFile(t, path, 10*Dollar, pol)
+		r, err := f.Reserve(ctx, Cent)
+		require.NoError(t, err)
+		require.NoError(t, f.Commit(ctx, r, Cent))
+		restoreLock := saveLock(t, path)
+		_, err = f.Reserve(ContextWithKey(ctx, key), Cent)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		restoreLock() // the last record, torn below, was never acknowledged
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		return path, data
+	}
+
+	t.Run("torn tail holding a record-like key", func(t *testing.T) {
+		path, data := write(t)
+		require.NoError(t, os.WriteFile(path, data[:len(data)-1], 0o644))
+		g, err := OpenFile(path, 10*Dollar, pol)
+		require.NoError(t, err, "a torn last record is cut off, not taken for corruption")
+		defer g.Close()
+		assert.Equal(t, Cent, stateOf(t, g, ctx).Spent)
+	})
+
+	// Offsets of the records (after the magic).
+	recs := func(data []byte) []int {
+		var offs []int
+		for p := journalHeader; p < len(data); {
+			offs = append(offs, p)
+			p += recordHeader + int(binary.LittleEndian.Uint32(data[p:]))
+		}
+		return offs
+	}
+	t.Run("damaged length field", func(t *testing.T) {
+		path, data := write(t)
+		offs := recs(data)
+		require.GreaterOrEqual(t, len(offs), 3)
+		bad := append([]byte{}, data...)
+		binary.LittleEndian.PutUint32(bad[offs[1]:], 1<<20) // points past the end
+		require.NoError(t, os.WriteFile(path, bad, 0o644))
+		_, err := OpenFile(path, 10*Dollar, pol)
+		require.ErrorIs(t, err, ErrUnavailable)
+		assert.Contains(t, err.Error(), "corrupt")
+	})
+	t.Run("damaged payload with records after it", func(t *testing.T) {
+		path, data := write(t)
+		offs := recs(data)
+		bad := append([]byte{}, data...)
+		bad[offs[1]+recordHeader] ^= 0x40
+		require.NoError(t, os.WriteFile(path, bad, 0o644))
+		_, err := OpenFile(path, 10*Dollar, pol)
+		require.ErrorIs(t, err, ErrUnavailable)
+	})
 }

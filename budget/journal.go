@@ -2,6 +2,7 @@ package budget
 
 import (
 	"container/heap"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,15 +11,83 @@ import (
 
 // The journal format of a File ledger:
 //
-//	journal = magic record*
-//	magic   = "BAARJNL" 0x01
+//	journal = magic id[16] parent[16] record*
+//	magic   = "BAARJNL" 0x02
 //	record  = length:uint32le crc:uint32le payload[length]   (crc32c of payload)
-//	payload = entry+
+//	payload = seq:uvarint prev:uint32le entry+
 //
+// id is the journal's identity, random, drawn when the journal is created
+// and kept by its compactions; parent is the identity of the journal it
+// deliberately replaced (RecreateFile), or zeros. Records are numbered: seq
+// is one more than the previous record's, and prev is the previous record's
+// crc (0 for the first record of the file), so that a journal cut back and
+// written again is not taken for the continuation of the one a reader knew.
 // One record is written (and fsynced) per group commit. After a compaction
-// the journal is the magic and one record holding a snapshot entry. Integers
-// in entries are (u)varints; strings are a uvarint length and the bytes.
-const journalMagic = "BAARJNL\x01"
+// the journal is the header and one record holding a snapshot entry, which
+// keeps the numbering. Integers in entries are (u)varints; strings are a
+// uvarint length and the bytes.
+//
+// Format 1 (magic "BAARJNL" 0x01) had no identity and no seq or prev; it is
+// read, and rewritten in format 2 by the first compaction.
+const (
+	journalMagic   = "BAARJNL\x02"
+	journalMagicV1 = "BAARJNL\x01"
+	// journalHeader is the length of a format 2 journal's header.
+	journalHeader = len(journalMagic) + 2*len(journalID{})
+)
+
+// journalID identifies a journal; the zero journalID is none.
+type journalID [16]byte
+
+// newJournalID draws a random journal identity.
+func newJournalID() journalID {
+	var id journalID
+	rand.Read(id[:]) // never fails (crypto/rand)
+	return id
+}
+
+// header is what a journal says of itself before its records.
+type header struct {
+	id, parent journalID
+	legacy     bool // format 1: no identity, records without seq or prev
+}
+
+// appendHeader appends a format 2 header to dst.
+func appendHeader(dst []byte, h header) []byte {
+	dst = append(dst, journalMagic...)
+	dst = append(dst, h.id[:]...)
+	return append(dst, h.parent[:]...)
+}
+
+// chain is a position in a journal's records: the seq and crc of the last
+// record. At the start of a file (start), the first record may carry any
+// seq (a snapshot continues the numbering), and prev 0.
+type chain struct {
+	seq    uint64
+	crc    uint32
+	start  bool
+	legacy bool
+}
+
+// follows reports whether a record numbered seq, whose prev is prev, may
+// come next.
+func (c *chain) follows(seq uint64, prev uint32) bool {
+	if c.legacy {
+		return true
+	}
+	if c.start {
+		return seq > c.seq && prev == 0
+	}
+	return seq == c.seq+1 && prev == c.crc
+}
+
+// advance moves c past the record numbered seq whose checksum is crc.
+func (c *chain) advance(seq uint64, crc uint32) {
+	if c.legacy {
+		seq = c.seq + 1
+	}
+	c.seq, c.crc, c.start = seq, crc, false
+}
 
 const (
 	recordHeader = 8
@@ -32,16 +101,26 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // its last record, or not a journal.
 var errCorrupt = errors.New("corrupt budget journal")
 
-// appendRecord appends a record holding entries to dst.
-func appendRecord(dst []byte, entries []entry) []byte {
+// appendRecord appends a record holding entries to dst, the next of c, and
+// advances c.
+func appendRecord(dst []byte, c *chain, entries []entry) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, recordHeader)...)
+	seq := c.seq + 1
+	dst = binary.AppendUvarint(dst, seq)
+	prev := c.crc
+	if c.start {
+		prev = 0
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, prev)
 	for i := range entries {
 		dst = appendEntry(dst, &entries[i])
 	}
 	payload := dst[start+recordHeader:]
+	crc := crc32.Checksum(payload, crcTable)
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc)
+	c.advance(seq, crc)
 	return dst
 }
 
@@ -288,47 +367,79 @@ func decodePayload(p []byte) ([]entry, error) {
 	return es, nil
 }
 
-// readRecord reads the record at the start of b: its entries and size. ok
-// is false when b does not start with a whole, valid record.
-func readRecord(b []byte) (es []entry, size int, ok bool) {
+// rec is one record read from a journal.
+type rec struct {
+	es   []entry
+	size int
+	seq  uint64 // format 2 only
+	prev uint32 // format 2 only
+	crc  uint32
+}
+
+// readRecord reads the record at the start of b, in format 1 when legacy.
+// ok is false when b does not start with a whole, valid record.
+func readRecord(b []byte, legacy bool) (r rec, ok bool) {
 	if len(b) < recordHeader {
-		return nil, 0, false
+		return rec{}, false
 	}
 	n := binary.LittleEndian.Uint32(b)
 	if n == 0 || n > maxRecord || uint64(n) > uint64(len(b)-recordHeader) {
-		return nil, 0, false
+		return rec{}, false
 	}
 	payload := b[recordHeader : recordHeader+int(n)]
-	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
-		return nil, 0, false
+	r.crc = crc32.Checksum(payload, crcTable)
+	if r.crc != binary.LittleEndian.Uint32(b[4:]) {
+		return rec{}, false
+	}
+	if !legacy {
+		seq, k := binary.Uvarint(payload)
+		if k <= 0 || seq == 0 || len(payload) < k+4 {
+			return rec{}, false
+		}
+		r.seq, r.prev = seq, binary.LittleEndian.Uint32(payload[k:])
+		payload = payload[k+4:]
 	}
 	es, err := decodePayload(payload)
 	if err != nil {
-		return nil, 0, false
+		return rec{}, false
 	}
-	return es, recordHeader + int(n), true
+	r.es, r.size = es, recordHeader+int(n)
+	return r, true
 }
 
-// decodeRecords decodes the records of b (a journal without its magic),
-// calling apply for each entry in order. It returns the length of the valid
-// prefix. A damaged record that is the torn tail of an interrupted write
-// returns good = its offset and err = nil; the caller ignores (and
-// truncates) it. Any other damage is corruption: err matches errCorrupt.
-func decodeRecords(b []byte, apply func(entry)) (good int, err error) {
+// errSpliced is the cause of records that do not follow the records before
+// them: the journal was cut back and written again, or pieced together.
+var errSpliced = fmt.Errorf("%w: records out of sequence", errCorrupt)
+
+// decodeRecords decodes the records of b (a journal without its header, or
+// its tail) that follow c, calling apply for each entry in order and
+// advancing c. It returns the length of the valid prefix. A damaged record
+// that is the torn tail of an interrupted write returns good = its offset
+// and err = nil; the caller ignores (and truncates) it. Any other damage is
+// corruption: err matches errCorrupt, and errSpliced when a valid record
+// does not follow the one before it. last is the offset of the last valid
+// record, -1 when there is none.
+func decodeRecords(b []byte, c *chain, apply func(entry)) (good, last int, err error) {
+	last = -1
 	for good < len(b) {
-		es, n, ok := readRecord(b[good:])
+		r, ok := readRecord(b[good:], c.legacy)
 		if !ok {
-			if at, bad := damaged(b[good:]); bad {
-				return good, fmt.Errorf("%w: damaged record at offset %d followed by a valid one at offset %d", errCorrupt, good, good+at)
+			if at, bad := damaged(b[good:], c.legacy); bad {
+				return good, last, fmt.Errorf("%w: damaged record at offset %d followed by a valid one at offset %d", errCorrupt, good, good+at)
 			}
-			return good, nil
+			return good, last, nil
 		}
-		for _, e := range es {
+		if !c.follows(r.seq, r.prev) {
+			return good, last, fmt.Errorf("%w: record %d at offset %d does not follow record %d", errSpliced, r.seq, good, c.seq)
+		}
+		for _, e := range r.es {
 			apply(e)
 		}
-		good += n
+		c.advance(r.seq, r.crc)
+		last = good
+		good += r.size
 	}
-	return good, nil
+	return good, last, nil
 }
 
 // damaged tells a torn tail from corruption, for b starting with a record
@@ -339,14 +450,14 @@ func decodeRecords(b []byte, apply func(entry)) (good int, err error) {
 // another length (a damaged length field, the records after intact). The
 // damaged record's own payload is not searched: it holds caller data (budget
 // keys), which may spell a valid record.
-func damaged(b []byte) (at int, corrupt bool) {
+func damaged(b []byte, legacy bool) (at int, corrupt bool) {
 	if len(b) < recordHeader {
 		return 0, false
 	}
 	n := uint64(binary.LittleEndian.Uint32(b))
 	if end := uint64(recordHeader) + n; n > 0 && n <= maxRecord && end <= uint64(len(b)) {
 		for p := int(end); p+recordHeader <= len(b); p++ {
-			if _, _, ok := readRecord(b[p:]); ok {
+			if _, ok := readRecord(b[p:], legacy); ok {
 				return p, true
 			}
 		}
@@ -359,7 +470,7 @@ func damaged(b []byte) (at int, corrupt bool) {
 		if crc == want && uint64(i+1) != n {
 			if next := recordHeader + i + 1; next == len(b) {
 				return next, true
-			} else if _, _, ok := readRecord(b[next:]); ok {
+			} else if _, ok := readRecord(b[next:], legacy); ok {
 				return next, true
 			}
 		}
@@ -367,17 +478,40 @@ func damaged(b []byte) (at int, corrupt bool) {
 	return 0, false
 }
 
-// decodeJournal decodes a whole journal into a book. It returns the length
-// of the valid prefix, which is shorter than data when the last record is
-// torn.
-func decodeJournal(data []byte) (*book, int, error) {
-	if len(data) < len(journalMagic) || string(data[:len(journalMagic)]) != journalMagic {
-		return nil, 0, fmt.Errorf("%w: not a baar budget journal (bad magic)", errCorrupt)
+// journal is a decoded journal.
+type journal struct {
+	bk   *book
+	hdr  header
+	ch   chain // after the last valid record
+	good int   // the length of the valid prefix
+	last int   // the offset of the last valid record; -1 when there is none
+}
+
+// decodeJournal decodes a whole journal. Its valid prefix is shorter than
+// data when the last record is torn.
+func decodeJournal(data []byte) (journal, error) {
+	var j journal
+	switch {
+	case len(data) >= journalHeader && string(data[:len(journalMagic)]) == journalMagic:
+		copy(j.hdr.id[:], data[len(journalMagic):])
+		copy(j.hdr.parent[:], data[len(journalMagic)+len(j.hdr.id):])
+		j.good = journalHeader
+	case len(data) >= len(journalMagicV1) && string(data[:len(journalMagicV1)]) == journalMagicV1:
+		j.hdr.legacy = true
+		j.good = len(journalMagicV1)
+	default:
+		return journal{}, fmt.Errorf("%w: not a baar budget journal (bad magic)", errCorrupt)
 	}
-	b := newBook()
-	good, err := decodeRecords(data[len(journalMagic):], b.apply)
+	j.bk = newBook()
+	j.ch = chain{start: true, legacy: j.hdr.legacy}
+	good, last, err := decodeRecords(data[j.good:], &j.ch, j.bk.apply)
 	if err != nil {
-		return nil, 0, err
+		return journal{}, err
 	}
-	return b, len(journalMagic) + good, nil
+	j.last = -1
+	if last >= 0 {
+		j.last = j.good + last
+	}
+	j.good += good
+	return j, nil
 }

@@ -3,9 +3,7 @@
 package budget_test
 
 import (
-	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,38 +40,6 @@ func TestFileConformance(t *testing.T) {
 func TestFileSharedConformance(t *testing.T) {
 	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		path := filepath.Join(t.TempDir(), "budget.journal")
-		return &alternating{ls: [2]*budget.File{openFile(t, path, limit, p), openFile(t, path, limit, p)}}
+		return ledgertest.Alternate(openFile(t, path, limit, p), openFile(t, path, limit, p))
 	})
-}
-
-// alternating sends each operation to the next of two Files sharing a path.
-type alternating struct {
-	mu sync.Mutex
-	n  int
-	ls [2]*budget.File
-}
-
-func (a *alternating) next() *budget.File {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.n++
-	return a.ls[a.n%2]
-}
-
-func (a *alternating) Reserve(ctx context.Context, x budget.Amount) (budget.Reservation, error) {
-	return a.next().Reserve(ctx, x)
-}
-
-func (a *alternating) Commit(ctx context.Context, r budget.Reservation, x budget.Amount) error {
-	return a.next().Commit(ctx, r, x)
-}
-
-func (a *alternating) Cancel(ctx context.Context, r budget.Reservation) error {
-	return a.next().Cancel(ctx, r)
-}
-
-func (a *alternating) State(ctx context.Context) (budget.State, error) { return a.next().State(ctx) }
-
-func (a *alternating) Unsettled(ctx context.Context) ([]budget.Reservation, error) {
-	return a.next().Unsettled(ctx)
 }

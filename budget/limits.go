@@ -81,6 +81,9 @@ func (p *Limits) Validate() error {
 }
 
 // KeyLimitOf returns the limit of key's budget and whether key has one.
+// It is exported for ledger implementations outside this package (the
+// Redis ledger, third-party stores), so that every ledger reads a Limits
+// the same way.
 func (p *Limits) KeyLimitOf(key string) (Amount, bool) {
 	if key == "" {
 		return 0, false

@@ -55,6 +55,10 @@ func (w Window) validate() error {
 // Bounds returns the generation of the window holding t and the instant the
 // window ends. A Window that never resets returns 0 and the zero time.
 // Instants before 1970 in Location all belong to generation 1.
+//
+// Bounds is exported for ledger implementations outside this package (the
+// Redis ledger, third-party stores): they share its generations, which
+// [Reservation.Generation] carries, and expire a window's data at its end.
 func (w Window) Bounds(t time.Time) (gen uint64, end time.Time) {
 	if w.Period == Forever || w.Period > Monthly {
 		return 0, time.Time{}

@@ -137,6 +137,9 @@ func markedAnswer(line string) (string, int, bool) {
 	if strings.TrimSpace(rest) == "" {
 		return "", 0, false
 	}
+	if line[best] == '#' && lowerTab[rest[0]] > 1 && strings.ContainsRune(strings.TrimSpace(rest), ' ') {
+		return "", 0, false // a Markdown heading ("#### Step 2: …"), not "#### 18"
+	}
 	return rest, off, true
 }
 
@@ -446,8 +449,8 @@ func readNumber(s string, i int) (numTok, bool) {
 			i++
 		}
 	}
-	v, err := strconv.ParseFloat(string(b[:n]), 64)
-	if err != nil || math.IsInf(v, 0) {
+	v, ok := parseDecimal(b[:n], nt.decimals)
+	if !ok {
 		return numTok{}, false
 	}
 	if i < len(s) && s[i] == '%' {
@@ -456,6 +459,38 @@ func readNumber(s string, i int) (numTok, bool) {
 	}
 	nt.value, nt.end = v, i
 	return nt, true
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseDecimal parses an optional '-', digits and an optional '.' with dec
+// digits after it. When the digits fit in 2^53 and dec ≤ 22, one division
+// of two exact values is the correctly rounded result, as ParseFloat's;
+// otherwise it falls back to ParseFloat.
+func parseDecimal(b []byte, dec int) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	var mant uint64
+	digits := 0
+	for _, c := range b {
+		if isDigit(c) {
+			mant = mant*10 + uint64(c-'0')
+			digits++
+		}
+	}
+	if digits <= 15 && dec < len(pow10) {
+		v := float64(mant) / pow10[dec]
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
 }
 
 func isDigit3(s string, i int) bool {
@@ -556,8 +591,15 @@ func hasDigit(s string) bool {
 // ignoring ASCII case in s.
 func lastIndexFold(s, needle string) int {
 	n := len(needle)
+	if n == 0 {
+		return len(s)
+	}
+	lo, up := needle[0], needle[0]
+	if lo >= 'a' && lo <= 'z' {
+		up = lo - 'a' + 'A'
+	}
 	for i := len(s) - n; i >= 0; i-- {
-		if lowerASCII(s[i]) == needle[0] && equalFold(s[i:i+n], needle) {
+		if c := s[i]; (c == lo || c == up) && equalFold(s[i+1:i+n], needle[1:]) {
 			return i
 		}
 	}

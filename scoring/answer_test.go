@@ -41,6 +41,8 @@ func TestFinalAnswerStyles(t *testing.T) {
 		{"  The  Eiffel\tTower ", "the eiffel tower"},
 		{"Final answer: \\boxed{x^2 + 1}", "x^2 + 1"},
 		{"#### 18\nThe answer is 20", "20"}, // the last marked line wins
+		{"#### Step 1: eggs left\n16 - 7 = 9\n#### Step 2: money\nShe makes 9 * 2 = $18.", "18"}, // headings are no marker
+		{"#### yes", "yes"},
 	} {
 		got, ok := scoring.FinalAnswer(tc.text)
 		assert.True(t, ok, "%q", tc.text)

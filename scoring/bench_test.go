@@ -34,3 +34,49 @@ func BenchmarkDefault2KB(b *testing.B) {
 		}
 	}
 }
+
+// answer2KB is a realistic 2 KB worked answer: steps with calculator
+// annotations and plain arithmetic, a hedge, a final answer.
+var answer2KB = func() string {
+	var b strings.Builder
+	steps := []string{
+		"Janet's ducks lay 16 eggs per day, and she eats 3 for breakfast, so 16 - 3 = <<16-3=13>>13 eggs remain.\n",
+		"She bakes muffins with 4, so she has 13 - 4 = 9 eggs left to sell.\n",
+		"Each egg sells for $2, so she makes 9 × $2 = $18 every day at the market.\n",
+		"Over a week that is 18 * 7 = 126 dollars, roughly $1,250 over ten weeks.\n",
+	}
+	for b.Len() < 2048-16 {
+		for _, s := range steps {
+			b.WriteString(s)
+		}
+	}
+	s := b.String()[:2048-10]
+	return s + "\n#### 18\n"
+}()
+
+func BenchmarkDefaultVerifier2KB(b *testing.B) {
+	v := DefaultVerifier()
+	ctx := context.Background()
+	r := Request{Messages: []Message{{Role: RoleHuman, Text: "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"}}}
+	a := []Answer{{Text: answer2KB, FinishReason: "stop"}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(answer2KB)))
+	for b.Loop() {
+		if _, err := v.Verify(ctx, r, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAgreement3(b *testing.B) {
+	v := Agreement(3)
+	ctx := context.Background()
+	r := Request{Messages: []Message{{Role: RoleHuman, Text: "q"}}}
+	a := []Answer{{Text: answer2KB}, {Text: answer2KB}, {Text: "The answer is 17."}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, r, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

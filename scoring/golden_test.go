@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 // The golden tests pin Default's scores (and the features behind them) bit
@@ -162,7 +164,8 @@ func syntheticCorpus() []Request {
 		req.ToolCalls = r.intn(7) - 2
 		req.Attachments = r.intn(5) - 1
 		if r.intn(20) == 0 {
-			req.ToolCalls, req.Attachments = 1<<40, -1<<40
+			// Saturated where int has 32 bits (the digests are amd64's).
+			req.ToolCalls, req.Attachments = min(1<<40, math.MaxInt), max(-1<<40, math.MinInt)
 		}
 		out = append(out, req)
 	}
@@ -171,26 +174,18 @@ func syntheticCorpus() []Request {
 }
 
 // goldenDataCorpus returns one single-message request per field of every
-// RouteLLM CSV file (prompts and model responses), or nil when the data is
-// absent (a failure when BAAR_REQUIRE_DATA=1).
+// RouteLLM CSV file (prompts and model responses) of the module's copy (see
+// routellm.Dir).
 func goldenDataCorpus(t *testing.T) []Request {
-	dir := os.Getenv("BAAR_ROUTELLM_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "data", "routellm")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
-			t.Fatalf("RouteLLM data not at %s and BAAR_REQUIRE_DATA=1", dir)
-		}
-		return nil
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "mmlu", "mmlu_*.csv"))
+	dir, err := routellm.Dir()
 	require.NoError(t, err)
-	files = append(files, filepath.Join(dir, "gsm8k_responses.csv"))
+	files, err := routellm.MMLUFiles(dir)
+	require.NoError(t, err)
+	files = append(files, filepath.Join(dir, routellm.GSM8K))
 	sort.Strings(files)
 	var out []Request
 	for _, name := range files {
-		f, err := os.Open(name)
+		f, err := routellm.Open(name)
 		require.NoError(t, err)
 		cr := csv.NewReader(f)
 		cr.FieldsPerRecord = -1
@@ -271,12 +266,7 @@ func TestGoldenScores(t *testing.T) {
 		// still compares with the reference there.
 		t.Skipf("golden digests are for amd64, not %s", runtime.GOARCH)
 	}
-	corpora := map[string][]Request{"synthetic": syntheticCorpus()}
-	if data := goldenDataCorpus(t); data != nil {
-		corpora["routellm"] = data
-	} else {
-		t.Log("RouteLLM data absent (set BAAR_ROUTELLM_DATA): only the synthetic corpus is checked")
-	}
+	corpora := map[string][]Request{"synthetic": syntheticCorpus(), "routellm": goldenDataCorpus(t)}
 	got := map[string]string{}
 	for name, reqs := range corpora {
 		got[name] = fmt.Sprintf("%d %s", len(reqs), goldenDigest(t, reqs))

@@ -25,11 +25,8 @@ const weightsFormat = "baar-scoring/v2"
 //go:embed weights.json
 var defaultWeights []byte
 
-var (
-	defaultOnce  sync.Once
-	defaultModel *Model
-	defaultErr   error
-)
+// defaultModel is Default's model, parsed once.
+var defaultModel = sync.OnceValues(func() (*Model, error) { return NewModel(defaultWeights) })
 
 // Default returns the built-in scorer: a model trained by cmd/baar-train on
 // the train split of RouteLLM's GSM8K and MMLU labels, embedded in the
@@ -42,12 +39,12 @@ var (
 // capable model. On other traffic use Calibrate to pick a threshold for a
 // target share.
 func Default() Scorer {
-	defaultOnce.Do(func() { defaultModel, defaultErr = NewModel(defaultWeights) })
-	if defaultErr != nil {
-		err := fmt.Errorf("scoring: embedded weights: %w", defaultErr)
+	m, err := defaultModel()
+	if err != nil {
+		err = fmt.Errorf("scoring: embedded weights: %w", err)
 		return ScorerFunc(func(context.Context, Request) (float64, error) { return 0, err })
 	}
-	return defaultModel
+	return m
 }
 
 // Model is a trained scorer: engineered features of the conversation plus a
@@ -96,7 +93,7 @@ func (m *Model) raw(req *Request) float64 {
 func (m *Model) rawFeatures(f *[numFeatures]float64) float64 {
 	z := m.linear(f)
 	for _, t := range m.trees {
-		z += evalTree(t, f)
+		z += evalTree(t, f[:])
 	}
 	return z
 }
@@ -161,29 +158,12 @@ type trainInfo struct {
 // Model.MarshalJSON).
 func NewModel(weights []byte) (*Model, error) {
 	var wf weightsFile
-	dec := json.NewDecoder(bytes.NewReader(weights))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&wf); err != nil {
-		return nil, fmt.Errorf("scoring: weights: %w", err)
+	if err := decodeWeights(weights, &wf, "weights", &wf.Format, weightsFormat); err != nil {
+		return nil, err
 	}
-	if wf.Format != weightsFormat {
-		return nil, fmt.Errorf("scoring: weights format %q, want %q", wf.Format, weightsFormat)
-	}
-	m := &Model{bias: wf.Bias, info: wf.Trained}
-	if !finite(wf.Bias) {
-		return nil, errors.New("scoring: weights: bias is not finite")
-	}
-	if len(wf.Features) != int(numFeatures) {
-		return nil, fmt.Errorf("scoring: weights: %d features, want %d", len(wf.Features), numFeatures)
-	}
-	for i, fw := range wf.Features {
-		if fw.Name != featureNames[i] {
-			return nil, fmt.Errorf("scoring: weights: feature %d is %q, want %q", i, fw.Name, featureNames[i])
-		}
-		if !finite(fw.Weight) {
-			return nil, fmt.Errorf("scoring: weights: feature %q weight is not finite", fw.Name)
-		}
-		m.w[i] = fw.Weight
+	m := &Model{info: wf.Trained}
+	if err := readLinear("weights", wf.Bias, wf.Features, featureNames[:], &m.bias, m.w[:]); err != nil {
+		return nil, err
 	}
 	if len(wf.Vocab) > 0 {
 		if wf.Buckets != vocabSize {
@@ -206,7 +186,7 @@ func NewModel(weights []byte) (*Model, error) {
 		m.dom = d
 	}
 	for i, t := range wf.Trees {
-		if err := checkTree(t); err != nil {
+		if err := checkTree(t, int(numFeatures)); err != nil {
 			return nil, fmt.Errorf("scoring: weights: tree %d: %w", i, err)
 		}
 	}
@@ -225,6 +205,43 @@ func NewModel(weights []byte) (*Model, error) {
 		m.cdfPct = append(m.cdfPct, e[1])
 	}
 	return m, nil
+}
+
+// decodeWeights decodes a weights file (what names it in errors) into v,
+// rejecting unknown fields, and checks that its format, read into *format,
+// is want.
+func decodeWeights(b []byte, v any, what string, format *string, want string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("scoring: %s: %w", what, err)
+	}
+	if *format != want {
+		return fmt.Errorf("scoring: %s format %q, want %q", what, *format, want)
+	}
+	return nil
+}
+
+// readLinear checks a weights file's bias and feature weights against the
+// expected feature names and stores them in bias and w.
+func readLinear(what string, b float64, fws []featureWeight, names []string, bias *float64, w []float64) error {
+	if !finite(b) {
+		return fmt.Errorf("scoring: %s: bias is not finite", what)
+	}
+	if len(fws) != len(names) {
+		return fmt.Errorf("scoring: %s: %d features, want %d", what, len(fws), len(names))
+	}
+	for i, fw := range fws {
+		if fw.Name != names[i] {
+			return fmt.Errorf("scoring: %s: feature %d is %q, want %q", what, i, fw.Name, names[i])
+		}
+		if !finite(fw.Weight) {
+			return fmt.Errorf("scoring: %s: feature %q weight is not finite", what, fw.Name)
+		}
+		w[i] = fw.Weight
+	}
+	*bias = b
+	return nil
 }
 
 // MarshalJSON writes m as a weights file. The output is deterministic: the

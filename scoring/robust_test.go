@@ -3,8 +3,6 @@ package scoring_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -13,34 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/routellm"
 	"github.com/baarcore/baar/scoring"
 )
-
-// dataDir is the RouteLLM data: $BAAR_ROUTELLM_DATA, else
-// ../shared/data/routellm relative to the repository root.
-func dataDir(t testing.TB) string {
-	if d := os.Getenv("BAAR_ROUTELLM_DATA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "data", "routellm")
-}
 
 func human(text string) scoring.Request {
 	return scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: text}}}
 }
 
 // attackThreshold is the threshold calibrated to a 20% capable share on the
-// train split of the reference data when present, else DefaultThreshold
-// (which the weights calibrate to the same share).
+// train split of the reference data (the module's copy, see routellm.Dir).
 func attackThreshold(t *testing.T) float64 {
-	dir := dataDir(t)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
-			t.Fatalf("RouteLLM data not at %s and BAAR_REQUIRE_DATA=1 (CI must run this test)", dir)
-		}
-		t.Logf("RouteLLM data not at %s (set BAAR_ROUTELLM_DATA): using DefaultThreshold", dir)
-		return scoring.DefaultThreshold
-	}
+	dir, err := routellm.Dir()
+	require.NoError(t, err)
 	sets, err := bench.LoadRouteLLM(dir, nil)
 	require.NoError(t, err)
 	var reqs []scoring.Request

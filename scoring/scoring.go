@@ -31,6 +31,14 @@ type Request struct {
 	Messages []Message
 	// Tools names the tools and functions offered to the model.
 	Tools []string
+	// ToolSchemas maps an offered tool's name to the JSON schema of its
+	// parameters, as JSON text; verifiers check tool calls against it.
+	// Nil or missing entries: no schema known.
+	ToolSchemas map[string]string
+	// JSONMode reports that the caller asked for a JSON answer (JSON mode
+	// or a JSON response format); verifiers doubt an answer that does not
+	// parse.
+	JSONMode bool
 	// ToolCalls counts tool calls and tool results already in the conversation.
 	ToolCalls int
 	// Attachments counts images and binary parts.

@@ -291,7 +291,7 @@ func TestDomainWordsCapped(t *testing.T) {
 
 func TestTreesChecked(t *testing.T) {
 	leaf := treeNode{Left: -1, Right: -1, Value: 0.1}
-	assert.NoError(t, checkTree([]treeNode{{Feature: 2, Threshold: 1, Left: 1, Right: 2}, leaf, leaf}))
+	assert.NoError(t, checkTree([]treeNode{{Feature: 2, Threshold: 1, Left: 1, Right: 2}, leaf, leaf}, int(numFeatures)))
 	for name, tr := range map[string][]treeNode{
 		"empty":        nil,
 		"self loop":    {{Feature: 2, Threshold: 1, Left: 0, Right: 1}, leaf},
@@ -299,14 +299,14 @@ func TestTreesChecked(t *testing.T) {
 		"bad feature":  {{Feature: int(numFeatures), Threshold: 1, Left: 1, Right: 2}, leaf, leaf},
 		"nan":          {{Left: -1, Right: -1, Value: math.NaN()}},
 	} {
-		assert.Error(t, checkTree(tr), name)
+		assert.Error(t, checkTree(tr, int(numFeatures)), name)
 	}
 	var f [numFeatures]float64
 	f[2] = 2
 	tr := []treeNode{{Feature: 2, Threshold: 1, Left: 1, Right: 2}, {Left: -1, Right: -1, Value: -1}, {Left: -1, Right: -1, Value: 1}}
-	assert.Equal(t, 1.0, evalTree(tr, &f))
+	assert.Equal(t, 1.0, evalTree(tr, f[:]))
 	f[2] = 1
-	assert.Equal(t, -1.0, evalTree(tr, &f))
+	assert.Equal(t, -1.0, evalTree(tr, f[:]))
 }
 
 func TestPercentileMonotone(t *testing.T) {

@@ -68,60 +68,43 @@ type TrainOptions struct {
 	// Fixed gives the weights (per raw feature unit, on the logit scale) of
 	// features that are constant in the training data, so the data cannot
 	// set them: conversation depth, tools, attachments. Nil means
-	// DefaultFixedWeights; features absent from both get weight 0.
+	// DefaultFixedWeights(); features absent from both get weight 0.
 	Fixed map[string]float64
 }
 
-// DefaultFixedWeights are the priors Train gives the conversation features
-// when the training data has no conversations, tools or attachments (as
-// RouteLLM's data has none): stated assumptions, not fitted values. One
-// more tool offered (log scale) weighs about as much as a few extra lines.
-var DefaultFixedWeights = map[string]float64{
-	"log_history":     0.05,
-	"log_turns":       0.10,
-	"log_system":      0.05,
-	"log_tools":       0.30,
-	"log_tool_calls":  0.20,
-	"log_attachments": 0.30,
+// DefaultFixedWeights returns the priors Train gives the conversation
+// features when the training data has no conversations, tools or
+// attachments (as RouteLLM's data has none): stated assumptions, not fitted
+// values. One more tool offered (log scale) weighs about as much as a few
+// extra lines. Each call returns a new map, which the caller may change.
+func DefaultFixedWeights() map[string]float64 {
+	return map[string]float64{
+		"log_history":     0.05,
+		"log_turns":       0.10,
+		"log_system":      0.05,
+		"log_tools":       0.30,
+		"log_tool_calls":  0.20,
+		"log_attachments": 0.30,
+	}
 }
 
 func (o *TrainOptions) defaults() error {
-	if o.Label == "" {
-		o.Label = LabelGap
-	}
+	setDefault(&o.Label, LabelGap)
 	if o.Label != LabelGap && o.Label != LabelCheapWrong {
 		return fmt.Errorf("scoring: unknown label %q", o.Label)
 	}
-	if o.Folds == 0 {
-		o.Folds = 5
-	}
-	if o.Smoothing == 0 {
-		o.Smoothing = 30
-	}
-	if o.MinCount == 0 {
-		o.MinCount = 5
-	}
-	if o.L2 == 0 {
-		o.L2 = 10
-	}
-	if o.CDFPoints == 0 {
-		o.CDFPoints = 201
-	}
+	setDefault(&o.Folds, 5)
+	setDefault(&o.Smoothing, 30)
+	setDefault(&o.MinCount, 5)
+	setDefault(&o.L2, 10)
+	setDefault(&o.CDFPoints, 201)
 	if o.Fixed == nil {
-		o.Fixed = DefaultFixedWeights
+		o.Fixed = DefaultFixedWeights()
 	}
-	if o.DomainSmoothing == 0 {
-		o.DomainSmoothing = 0.01
-	}
-	if o.Trees == 0 {
-		o.Trees = 20
-	}
-	if o.TreeDepth == 0 {
-		o.TreeDepth = 2
-	}
-	if o.TreeRate == 0 {
-		o.TreeRate = 0.1
-	}
+	setDefault(&o.DomainSmoothing, 0.01)
+	setDefault(&o.Trees, 20)
+	setDefault(&o.TreeDepth, 2)
+	setDefault(&o.TreeRate, 0.1)
 	switch {
 	case o.Folds < 2:
 		return errors.New("scoring: Folds must be ≥ 2")
@@ -151,6 +134,14 @@ func (o *TrainOptions) defaults() error {
 	return nil
 }
 
+// setDefault sets *v to def when *v is the zero value.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 func featureIndex(name string) int {
 	for i, n := range featureNames {
 		if n == name {
@@ -163,177 +154,238 @@ func featureIndex(name string) int {
 // Train fits a Model on labelled examples. It is deterministic: the same
 // examples in the same order with the same options give the same model
 // (and the same MarshalJSON bytes). ctx is checked between stages.
+//
+// The stages: extract each example's features and label (newTrainSet);
+// fill the two learned vocabulary features out of fold, so that the
+// regression sees them as they will be on new traffic (vocabularyFeature,
+// domainFeature); fit the logistic regression (fitLinear) and the boosted
+// trees on top of it; map the raw scores to percentiles (setPercentiles).
 func Train(ctx context.Context, examples []Example, opts TrainOptions) (*Model, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	ts, err := newTrainSet(examples, opts)
+	if err != nil {
+		return nil, err
+	}
+	ts.vocabularyFeature()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ts.domainFeature(ctx); err != nil {
+		return nil, err
+	}
+	m := &Model{vocab: ts.vocabTable(-1), dom: ts.dom, info: trainInfo{
+		Examples: len(examples), Target: opts.Label, Folds: opts.Folds,
+		Smoothing: opts.Smoothing, MinCount: opts.MinCount, L2: opts.L2,
+		Trees: max(opts.Trees, 0), TreeDepth: opts.TreeDepth, TreeRate: opts.TreeRate,
+	}}
+	if err := ts.fitLinear(m); err != nil {
+		return nil, err
+	}
+	if opts.Trees > 0 {
+		ts.fitTrees(m)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if err := ts.setPercentiles(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// trainSet is the training data as Train's stages read it.
+type trainSet struct {
+	opts     TrainOptions
+	examples []Example
+	feats    [][numFeatures]float64
+	rows     [][]float64 // feats as slices, for the fitting code
+	buckets  [][]uint32  // each prompt's distinct vocabulary buckets
+	gain     []float64   // capable correct minus cheap correct
+	label    []float64
+	weight   []float64
+	fold     []int
+	dom      *domainModel
+}
+
+// newTrainSet extracts each example's features, label, weight and fold
+// (the FNV-1a hash of its messages' text, modulo Folds).
+func newTrainSet(examples []Example, opts TrainOptions) (*trainSet, error) {
 	n := len(examples)
 	if n < opts.Folds*2 {
 		return nil, fmt.Errorf("scoring: %d examples, need at least %d", n, opts.Folds*2)
 	}
-	feats := make([][numFeatures]float64, n)
-	buckets := make([][]uint32, n)
-	gain := make([]float64, n)
-	label := make([]float64, n)
-	weight := make([]float64, n)
-	fold := make([]int, n)
+	ts := &trainSet{
+		opts: opts, examples: examples,
+		feats: make([][numFeatures]float64, n), rows: make([][]float64, n), buckets: make([][]uint32, n),
+		gain: make([]float64, n), label: make([]float64, n), weight: make([]float64, n), fold: make([]int, n),
+	}
 	for i := range examples {
 		ex := &examples[i]
 		if ex.Weight < 0 || !finite(ex.Weight) {
 			return nil, fmt.Errorf("scoring: example %d: bad weight %v", i, ex.Weight)
 		}
-		weight[i] = ex.Weight
-		if weight[i] == 0 {
-			weight[i] = 1
+		ts.weight[i] = ex.Weight
+		if ts.weight[i] == 0 {
+			ts.weight[i] = 1
 		}
 		var bk []uint32
-		extract(&ex.Request, nil, nil, &feats[i], &bk)
-		buckets[i] = bk
-		gain[i] = b2f(ex.CapableCorrect) - b2f(ex.CheapCorrect)
+		extract(&ex.Request, nil, nil, &ts.feats[i], &bk)
+		ts.rows[i] = ts.feats[i][:]
+		ts.buckets[i] = bk
+		ts.gain[i] = b2f(ex.CapableCorrect) - b2f(ex.CheapCorrect)
 		switch opts.Label {
 		case LabelGap:
-			label[i] = b2f(ex.CapableCorrect && !ex.CheapCorrect)
+			ts.label[i] = b2f(ex.CapableCorrect && !ex.CheapCorrect)
 		case LabelCheapWrong:
-			label[i] = b2f(!ex.CheapCorrect)
+			ts.label[i] = b2f(!ex.CheapCorrect)
 		}
 		h := fnv.New32a()
 		for _, m := range ex.Request.Messages {
 			_, _ = h.Write([]byte(m.Text))
 		}
-		fold[i] = int(h.Sum32() % uint32(opts.Folds))
+		ts.fold[i] = int(h.Sum32() % uint32(opts.Folds))
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return ts, nil
+}
 
-	// Vocabulary: each word's smoothed mean gain (capable correct minus
-	// cheap correct) over the prompts that contain it. Fold k's features
-	// use a table built without fold k.
-	table := func(exclude int) []float32 {
-		var sum, cnt float64
-		for i := range examples {
-			if fold[i] == exclude {
-				continue
-			}
-			sum += gain[i]
-			cnt++
+// vocabTable is each word's smoothed mean gain (capable correct minus
+// cheap correct) over the prompts that contain it, built without fold
+// exclude (-1: from all).
+func (ts *trainSet) vocabTable(exclude int) []float32 {
+	var sum, cnt float64
+	for i := range ts.examples {
+		if ts.fold[i] == exclude {
+			continue
 		}
-		mu := sum / max(cnt, 1)
-		bn := make([]float64, vocabSize)
-		bs := make([]float64, vocabSize)
-		for i, bk := range buckets {
-			if fold[i] == exclude {
-				continue
-			}
-			for _, b := range bk {
-				bn[b]++
-				bs[b] += gain[i]
-			}
-		}
-		v := make([]float32, vocabSize)
-		for b := range v {
-			if bn[b] < float64(opts.MinCount) {
-				continue
-			}
-			v[b] = float32(round6((bs[b]+opts.Smoothing*mu)/(bn[b]+opts.Smoothing) - mu))
-		}
-		return v
+		sum += ts.gain[i]
+		cnt++
 	}
-	for k := 0; k < opts.Folds; k++ {
-		tab := table(k)
-		for i := range examples {
-			if fold[i] == k {
-				setDomain(&feats[i], buckets[i], tab)
-			}
+	mu := sum / max(cnt, 1)
+	bn := make([]float64, vocabSize)
+	bs := make([]float64, vocabSize)
+	for i, bk := range ts.buckets {
+		if ts.fold[i] == exclude {
+			continue
+		}
+		for _, b := range bk {
+			bn[b]++
+			bs[b] += ts.gain[i]
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	v := make([]float32, vocabSize)
+	for b := range v {
+		if bn[b] < float64(ts.opts.MinCount) {
+			continue
+		}
+		v[b] = float32(round6((bs[b]+ts.opts.Smoothing*mu)/(bn[b]+ts.opts.Smoothing) - mu))
 	}
+	return v
+}
 
-	// Domain classifier over the groups, out-of-fold like the vocabulary.
+// vocabularyFeature fills the vocabulary features of fold k from a table
+// built without fold k.
+func (ts *trainSet) vocabularyFeature() {
+	for k := 0; k < ts.opts.Folds; k++ {
+		tab := ts.vocabTable(k)
+		for i := range ts.examples {
+			if ts.fold[i] == k {
+				setDomain(&ts.feats[i], ts.buckets[i], tab)
+			}
+		}
+	}
+}
+
+// domainFeature trains the domain classifier over the examples' groups and
+// fills the domain_gap feature out of fold, like the vocabulary. With fewer
+// than two groups there is no classifier.
+func (ts *trainSet) domainFeature(ctx context.Context) error {
+	n := len(ts.examples)
 	names := make([]string, n)
-	for i := range examples {
-		names[i] = examples[i].Group
+	for i := range ts.examples {
+		names[i] = ts.examples[i].Group
 	}
 	classes := sortedNames(names)
-	var dom *domainModel
-	if len(classes) >= 2 {
-		if len(classes) > domainMaxClasses {
-			return nil, fmt.Errorf("scoring: %d groups, at most %d", len(classes), domainMaxClasses)
-		}
-		id := make(map[string]int, len(classes))
-		for c, name := range classes {
-			id[name] = c
-		}
-		class := make([]int, n)
-		gapLabel := make([]float64, n)
-		for i := range examples {
-			class[i] = -1
-			if g := examples[i].Group; g != "" {
-				class[i] = id[g]
-			}
-			gapLabel[i] = b2f(examples[i].CapableCorrect && !examples[i].CheapCorrect)
-		}
-		var words [domainMaxWords]uint32
-		for k := 0; k < opts.Folds; k++ {
-			d := buildDomain(classes, class, gapLabel, buckets, func(i int) bool { return fold[i] != k }, opts.DomainSmoothing)
-			if d == nil {
-				continue
-			}
-			for i := range examples {
-				if fold[i] == k {
-					feats[i][fDomainGap] = d.expectedGap(d.domainWords(buckets[i], words[:0]))
-				}
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		dom = buildDomain(classes, class, gapLabel, buckets, func(int) bool { return true }, opts.DomainSmoothing)
+	if len(classes) < 2 {
+		return nil
 	}
+	if len(classes) > domainMaxClasses {
+		return fmt.Errorf("scoring: %d groups, at most %d", len(classes), domainMaxClasses)
+	}
+	id := make(map[string]int, len(classes))
+	for c, name := range classes {
+		id[name] = c
+	}
+	class := make([]int, n)
+	gapLabel := make([]float64, n)
+	for i := range ts.examples {
+		class[i] = -1
+		if g := ts.examples[i].Group; g != "" {
+			class[i] = id[g]
+		}
+		gapLabel[i] = b2f(ts.examples[i].CapableCorrect && !ts.examples[i].CheapCorrect)
+	}
+	var words [domainMaxWords]uint32
+	for k := 0; k < ts.opts.Folds; k++ {
+		d := buildDomain(classes, class, gapLabel, ts.buckets, func(i int) bool { return ts.fold[i] != k }, ts.opts.DomainSmoothing)
+		if d == nil {
+			continue
+		}
+		for i := range ts.examples {
+			if ts.fold[i] == k {
+				ts.feats[i][fDomainGap] = d.expectedGap(d.domainWords(ts.buckets[i], words[:0]))
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	ts.dom = buildDomain(classes, class, gapLabel, ts.buckets, func(int) bool { return true }, ts.opts.DomainSmoothing)
+	return nil
+}
 
-	m := &Model{vocab: table(-1), dom: dom, info: trainInfo{
-		Examples: n, Target: opts.Label, Folds: opts.Folds,
-		Smoothing: opts.Smoothing, MinCount: opts.MinCount, L2: opts.L2,
-		Trees: max(opts.Trees, 0), TreeDepth: opts.TreeDepth, TreeRate: opts.TreeRate,
-	}}
-	bias, w, err := fitLogistic(feats, label, weight, opts.L2)
+// fitLinear fits m's bias and weights; features constant in the data take
+// their Fixed prior.
+func (ts *trainSet) fitLinear(m *Model) error {
+	bias, w, err := fitLogistic(ts.rows, ts.label, ts.weight, ts.opts.L2)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.bias = round6(bias)
 	for j := range w {
 		m.w[j] = round6(w[j])
 	}
-	for name, fw := range opts.Fixed {
+	for name, fw := range ts.opts.Fixed {
 		j := featureIndex(name)
 		if w[j] == 0 { // constant in the data: the prior applies
 			m.w[j] = round6(fw)
 		}
 	}
+	return nil
+}
 
-	// Boosted trees on top of the linear model, from its out-of-fold
-	// outputs.
-	if opts.Trees > 0 {
-		base := make([]float64, n)
-		for i := range feats {
-			base[i] = m.linear(&feats[i])
-		}
-		m.trees = fitTrees(feats, label, weight, base, opts.Trees, opts.TreeDepth, opts.TreeRate, 1, 20)
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+// fitTrees boosts trees on top of m's linear model, from its out-of-fold
+// outputs.
+func (ts *trainSet) fitTrees(m *Model) {
+	base := make([]float64, len(ts.feats))
+	for i := range ts.feats {
+		base[i] = m.linear(&ts.feats[i])
 	}
+	m.trees = fitTrees(ts.rows, ts.label, ts.weight, base, ts.opts.Trees, ts.opts.TreeDepth, ts.opts.TreeRate, 1, 20)
+}
 
-	// Percentile table from the out-of-fold raw scores: the distribution
-	// the model will see on new traffic like the training traffic.
+// setPercentiles builds m's percentile table from the out-of-fold raw
+// scores: the distribution the model will see on new traffic like the
+// training traffic.
+func (ts *trainSet) setPercentiles(m *Model) error {
+	n := len(ts.feats)
 	raw := make([]float64, n)
-	for i := range feats {
-		raw[i] = m.rawFeatures(&feats[i])
+	for i := range ts.feats {
+		raw[i] = m.rawFeatures(&ts.feats[i])
 	}
 	sort.Float64s(raw)
-	K := opts.CDFPoints - 1
+	K := ts.opts.CDFPoints - 1
 	for k := 0; k <= K; k++ {
 		x := round6(raw[int(math.Round(float64(k)/float64(K)*float64(n-1)))])
 		p := round6(float64(k) / float64(K))
@@ -345,9 +397,9 @@ func Train(ctx context.Context, examples []Example, opts TrainOptions) (*Model, 
 		m.cdfPct = append(m.cdfPct, p)
 	}
 	if len(m.cdfRaw) < 2 {
-		return nil, errors.New("scoring: every training example has the same raw score")
+		return errors.New("scoring: every training example has the same raw score")
 	}
-	return m, nil
+	return nil
 }
 
 // setDomain fills the vocabulary features from a prompt's distinct buckets,
@@ -381,8 +433,9 @@ func b2f(b bool) float64 {
 // (iteratively reweighted least squares) on standardized features, and
 // returns the bias and weights on the raw feature scale. Features constant
 // in the data get weight 0.
-func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64, [numFeatures]float64, error) {
-	var mean, sd [numFeatures]float64
+func fitLogistic(x [][]float64, y, wt []float64, l2 float64) (float64, []float64, error) {
+	nf := len(x[0])
+	mean, sd := make([]float64, nf), make([]float64, nf)
 	var sw float64
 	for i := range x {
 		sw += wt[i]
@@ -450,7 +503,7 @@ func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64
 		}
 		step, err := solveSPD(h, g, d)
 		if err != nil {
-			return 0, [numFeatures]float64{}, err
+			return 0, nil, err
 		}
 		var maxStep float64
 		for c := range beta {
@@ -461,7 +514,7 @@ func fitLogistic(x [][numFeatures]float64, y, wt []float64, l2 float64) (float64
 			break
 		}
 	}
-	var w [numFeatures]float64
+	w := make([]float64, nf)
 	bias := beta[0]
 	for c, j := range cols {
 		w[j] = beta[c+1] / sd[j]

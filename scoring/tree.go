@@ -41,7 +41,7 @@ func (n *treeNode) UnmarshalJSON(b []byte) error {
 }
 
 // evalTree returns the leaf value of t for f.
-func evalTree(t []treeNode, f *[numFeatures]float64) float64 {
+func evalTree(t []treeNode, f []float64) float64 {
 	i := 0
 	for t[i].Left >= 0 {
 		if f[t[i].Feature] <= t[i].Threshold {
@@ -53,9 +53,10 @@ func evalTree(t []treeNode, f *[numFeatures]float64) float64 {
 	return t[i].Value
 }
 
-// checkTree validates a tree read from a file: indices in range, children
-// after their parent (so evaluation always ends), finite numbers.
-func checkTree(t []treeNode) error {
+// checkTree validates a tree over nf features read from a file: indices in
+// range, children after their parent (so evaluation always ends), finite
+// numbers.
+func checkTree(t []treeNode, nf int) error {
 	if len(t) == 0 {
 		return errors.New("empty tree")
 	}
@@ -66,7 +67,7 @@ func checkTree(t []treeNode) error {
 		if n.Left < 0 {
 			continue
 		}
-		if n.Feature < 0 || n.Feature >= int(numFeatures) || n.Left <= i || n.Right <= i || n.Left >= len(t) || n.Right >= len(t) {
+		if n.Feature < 0 || n.Feature >= nf || n.Left <= i || n.Right <= i || n.Left >= len(t) || n.Right >= len(t) {
 			return fmt.Errorf("node %d: bad feature or children", i)
 		}
 	}
@@ -78,12 +79,13 @@ func checkTree(t []treeNode) error {
 // second-order (Newton) leaves with an L2 penalty lambda, split candidates
 // at quantiles of each feature, shrinkage rate. Deterministic: ties between
 // splits go to the lowest feature index, then the lowest threshold.
-func fitTrees(x [][numFeatures]float64, y, wt, base []float64, nTrees, depth int, rate, lambda, minHess float64) [][]treeNode {
+func fitTrees(x [][]float64, y, wt, base []float64, nTrees, depth int, rate, lambda, minHess float64) [][]treeNode {
 	const bins = 32
 	n := len(x)
-	var thr [numFeatures][]float64
+	nf := len(x[0])
+	thr := make([][]float64, nf)
 	v := make([]float64, n)
-	for j := 0; j < int(numFeatures); j++ {
+	for j := 0; j < nf; j++ {
 		for i := range x {
 			v[i] = x[i][j]
 		}
@@ -122,7 +124,7 @@ func fitTrees(x [][numFeatures]float64, y, wt, base []float64, nTrees, depth int
 			}
 			best, bf, bt := 1e-9, -1, 0.0
 			parent := G * G / (H + lambda)
-			for j := 0; j < int(numFeatures); j++ {
+			for j := 0; j < nf; j++ {
 				c := thr[j]
 				if len(c) == 0 {
 					continue
@@ -171,7 +173,7 @@ func fitTrees(x [][numFeatures]float64, y, wt, base []float64, nTrees, depth int
 		build(ix, 0)
 		trees = append(trees, tree)
 		for i := range F {
-			F[i] += evalTree(tree, &x[i])
+			F[i] += evalTree(tree, x[i])
 		}
 	}
 	return trees

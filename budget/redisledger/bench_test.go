@@ -1,12 +1,11 @@
 package redisledger_test
 
 import (
-	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/budget/ledgertest"
 	"github.com/baarcore/baar/budget/redisledger"
 )
 
@@ -17,7 +16,6 @@ import (
 // reported.
 func BenchmarkLedgers(b *testing.B) {
 	const goroutines = 64
-	ctx := context.Background()
 	policy := budget.Limits{KeyLimit: budget.MaxAmount / 2}
 	stores := []struct {
 		name string
@@ -55,38 +53,6 @@ func BenchmarkLedgers(b *testing.B) {
 		}},
 	}
 	for _, s := range stores {
-		b.Run(s.name, func(b *testing.B) {
-			l := s.open(b)
-			kctx := budget.ContextWithKey(ctx, "user-1")
-			b.ReportAllocs()
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for w := range goroutines {
-				n := b.N / goroutines
-				if w < b.N%goroutines {
-					n++
-				}
-				wg.Go(func() {
-					for range n {
-						r, err := l.Reserve(kctx, budget.Cent)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if err := l.Commit(ctx, r, budget.Cent/2); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
-			st, err := l.State(ctx)
-			if err != nil || st.Reserved != 0 || st.Spent != budget.Amount(b.N)*budget.Cent/2 {
-				b.Fatalf("state %+v (%v) after %d pairs", st, err, b.N)
-			}
-		})
+		b.Run(s.name, func(b *testing.B) { ledgertest.BenchmarkPairs(b, s.open(b), goroutines) })
 	}
 }

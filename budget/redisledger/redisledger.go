@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +45,16 @@ const lateSettleRetention = 24 * time.Hour
 // the clock of the process making each call ([budget.Limits.Now]): keep the
 // machines' clocks synchronized.
 //
+// A budget has an identity, its epoch, drawn at its first use and part of
+// every reservation's ID. A ledger that has seen the budget never resumes
+// from a lost state: when the budget's keys vanish (FLUSHALL, eviction, a
+// restart without persistence), or its reservations roll back (a failover
+// to a replica that missed them), its operations fail with [ErrStateLost]
+// until the budget is re-initialized on purpose ([Reinitialize]); and no
+// settlement of a reservation from the budget's earlier life touches one
+// of the new. A process that never saw the budget cannot tell a lost one
+// from a new one: it starts one.
+//
 // Every error of Redis itself — unreachable, timed out, or an answer that is
 // not what the scripts return — matches [budget.ErrUnavailable], so that
 // callers fail closed; the ledger works again as soon as Redis answers
@@ -53,24 +66,34 @@ type Ledger struct {
 	keys   []string
 	limit  budget.Amount
 	pol    budget.Limits
+
+	cfg      config
+	warnings []string
+
+	mu    sync.Mutex // guards epoch and hw
+	epoch uint32     // the budget's identity as last seen; 0: none yet
+	hw    uint64     // the highest sequence number issued to this Ledger in epoch
 }
 
 var _ budget.Ledger = (*Ledger)(nil)
 
 // New returns the ledger of the budget name in the Redis client c, with the
-// global limit and policy p. The limit and policy are not stored in Redis:
-// every process sharing the budget should give the same ones. New does not
-// contact Redis.
+// global limit and policy p, and the options opts. The limit and policy are
+// not stored in Redis: every process sharing the budget should give the
+// same ones.
+//
+// New reads the settings of the Redis holding the budget (CONFIG GET, for at
+// most a second) and reports those that put the budget at risk through the
+// logger ([WithLogger]) and [Ledger.Warnings]; it does not fail when Redis
+// refuses CONFIG or does not answer.
 //
 // It returns an error matching [budget.ErrInvalid] when c is nil, name is
-// empty or holds '{' or '}', a limit is negative or above [MaxLimit], or p is
-// invalid.
-func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) (*Ledger, error) {
-	switch {
-	case c == nil:
-		return nil, fmt.Errorf("%w: redisledger: nil Redis client", budget.ErrInvalid)
-	case name == "" || strings.ContainsAny(name, "{}"):
-		return nil, fmt.Errorf("%w: redisledger: budget name %q must be non-empty, without braces", budget.ErrInvalid, name)
+// empty or holds '{' or '}', a limit is negative or above [MaxLimit], p is
+// invalid, or [WithReplicas] is given a negative count or timeout or a
+// client of another type than *redis.Client and *redis.ClusterClient.
+func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits, opts ...Option) (*Ledger, error) {
+	if err := checkName(c, name); err != nil {
+		return nil, err
 	}
 	if err := checkLimit("budget limit", limit); err != nil {
 		return nil, err
@@ -86,11 +109,44 @@ func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Lim
 			return nil, err
 		}
 	}
+	cfg := config{logger: slog.Default()}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if cfg.replicas < 0 || cfg.wait < 0 {
+		return nil, fmt.Errorf("%w: redisledger: waiting for %d replicas for %v", budget.ErrInvalid, cfg.replicas, cfg.wait)
+	}
+	if cfg.replicas > 0 {
+		switch c.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, fmt.Errorf("%w: redisledger: a %T cannot wait for replicas", budget.ErrInvalid, c)
+		}
+	}
 	prefix := "{baar:" + name + "}"
-	return &Ledger{
-		c: c, name: name, prefix: prefix, limit: limit, pol: p,
-		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease"},
-	}, nil
+	l := &Ledger{
+		c: c, name: name, prefix: prefix, limit: limit, pol: p, cfg: cfg,
+		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease", prefix + ":epoch"},
+	}
+	l.warnings = l.checkConfig()
+	for _, w := range l.warnings {
+		cfg.logger.Warn("redisledger: "+w, "budget", name)
+	}
+	return l, nil
+}
+
+// checkName reports an error matching budget.ErrInvalid for a nil client
+// or a name that cannot name a budget.
+func checkName(c redis.UniversalClient, name string) error {
+	switch {
+	case c == nil:
+		return fmt.Errorf("%w: redisledger: nil Redis client", budget.ErrInvalid)
+	case name == "" || strings.ContainsAny(name, "{}"):
+		return fmt.Errorf("%w: redisledger: budget name %q must be non-empty, without braces", budget.ErrInvalid, name)
+	}
+	return nil
 }
 
 func checkLimit(what string, l budget.Amount) error {
@@ -123,9 +179,74 @@ func u64(n uint64) string        { return strconv.FormatUint(n, 10) }
 
 var retentionMS = strconv.FormatInt(lateSettleRetention.Milliseconds(), 10)
 
+// ErrStateLost is matched, with [budget.ErrUnavailable], by the errors of
+// a ledger whose budget state in Redis was lost since it last saw it: its
+// keys were flushed or evicted, Redis restarted without persistence or
+// failed over to a replica that had not received the latest writes, or the
+// budget was deleted. The ledger fails closed until the budget is
+// re-initialized on purpose with [Reinitialize].
+var ErrStateLost = errors.New("budget state lost")
+
+// lostPrefix starts the error the scripts raise when the state was lost.
+const lostPrefix = "BAARLOST "
+
 // unavailable wraps an error of Redis.
-func unavailable(op string, err error) error {
+func (l *Ledger) unavailable(op string, err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), lostPrefix); ok {
+		msg, _, _ = strings.Cut(msg, " script:")
+		return fmt.Errorf("redisledger %s: %w: %w: budget %q: %s; once the state is restored, or to accept what is left of it, re-initialize the budget on purpose with redisledger.Reinitialize (see docs/budgets.md)",
+			op, budget.ErrUnavailable, ErrStateLost, l.name, msg)
+	}
 	return fmt.Errorf("redisledger %s: %w: %w", op, budget.ErrUnavailable, err)
+}
+
+// seqBits is the width of a reservation's sequence number in its ID; the
+// 24 bits above it hold the epoch, so that no reservation of a budget's
+// earlier life, or of another, has the ID of one of this life.
+const seqBits = 40
+
+// newEpoch draws a random epoch in [1, 2^24).
+func newEpoch() uint32 { return 1 + rand.Uint32N(1<<24-1) }
+
+// identity returns the identity arguments of a script: the epoch seen (""
+// if none), a candidate epoch for a budget's first use, and the highest
+// sequence number issued in the epoch.
+func (l *Ledger) identity() []any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	want := ""
+	if l.epoch != 0 {
+		want = strconv.FormatUint(uint64(l.epoch), 10)
+	}
+	return []any{want, strconv.FormatUint(uint64(newEpoch()), 10), u64(l.hw)}
+}
+
+// saw records that the budget's epoch is e (a script's answer), and that
+// seq was issued in it (0: none). It returns the epoch, and false when e is
+// not one.
+func (l *Ledger) saw(e any, seq uint64) (uint64, bool) {
+	var n uint64
+	switch v := e.(type) {
+	case string:
+		var err error
+		if n, err = strconv.ParseUint(v, 10, 32); err != nil {
+			return 0, false
+		}
+	case int64:
+		n = uint64(v)
+	default:
+		return 0, false
+	}
+	if n == 0 || n >= 1<<24 {
+		return 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if uint32(n) != l.epoch {
+		l.epoch, l.hw = uint32(n), 0 // the first, or one re-initialized on purpose
+	}
+	l.hw = max(l.hw, seq)
+	return n, true
 }
 
 // garbage is the error of an answer the scripts cannot have given.
@@ -136,14 +257,25 @@ func garbage(op string, v any) error {
 // Reserve implements [budget.Ledger.Reserve] for the global budget and the
 // budget of ctx's key, if it has one; a refusal by the key's budget wraps an
 // *[budget.ExceededError] carrying that budget's figures. It returns an
-// error matching [budget.ErrInvalid] for a negative amount or one above
-// MaxLimit, without contacting Redis.
+// error matching [budget.ErrInvalid] for a negative amount, without
+// contacting Redis. An amount above MaxLimit exceeds every budget of the
+// ledger: it is refused by the global budget, with its figures, as every
+// ledger refuses it.
 func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Reservation, error) {
 	if err := ctx.Err(); err != nil {
 		return budget.Reservation{}, err
 	}
-	if amount < 0 || amount > MaxLimit {
-		return budget.Reservation{}, fmt.Errorf("%w: redisledger: reservation amount %v is outside [$0, %v]", budget.ErrInvalid, amount, MaxLimit)
+	if amount < 0 {
+		return budget.Reservation{}, fmt.Errorf("%w: reservation amount %v is negative", budget.ErrInvalid, amount)
+	}
+	if amount > MaxLimit {
+		// The scripts compare doubles, exact up to MaxLimit only: refuse
+		// here, with the global budget's figures, read without a key.
+		st, err := l.State(budget.ContextWithKey(ctx, ""))
+		if err != nil {
+			return budget.Reservation{}, err
+		}
+		return budget.Reservation{}, st.CheckReserve(amount)
 	}
 	key, _ := budget.KeyFromContext(ctx)
 	keyLimit, hasKey := l.pol.KeyLimitOf(key)
@@ -161,24 +293,51 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 		_, next := l.pol.Window.Bounds(end)
 		ttlNext = strconv.FormatInt((next.Sub(now) + keep).Milliseconds(), 10)
 	}
-	v, err := reserveScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
-		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext).Result()
-	if err != nil {
-		return budget.Reservation{}, unavailable("reserve", err)
+	args := append([]any{l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
+		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext}, l.identity()...)
+	v, err := l.run(ctx, reserveScript, args...)
+	if errors.Is(err, errNotReplicated) {
+		// Held on the primary, not confirmed: give it back (best effort;
+		// else its lease charges it).
+		if r, perr := l.parseReserve(v, key, keyLimit, amount, gen, false); perr == nil {
+			_ = l.settle(context.WithoutCancel(ctx), "cancel", r, false, 0)
+		}
+		return budget.Reservation{}, l.notConfirmed("reserve", err)
 	}
+	if err != nil {
+		return budget.Reservation{}, l.unavailable("reserve", err)
+	}
+	return l.parseReserve(v, key, keyLimit, amount, gen, true)
+}
+
+// parseReserve reads the answer v of the reserve script; acked tells
+// whether the reservation is acknowledged (its sequence number then holds
+// the budget to it, see ident).
+func (l *Ledger) parseReserve(v any, key string, keyLimit, amount budget.Amount, gen uint64, acked bool) (budget.Reservation, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) < 3 {
+	if !ok || len(a) < 4 {
 		return budget.Reservation{}, garbage("reserve", v)
 	}
 	switch status, _ := a[0].(int64); {
-	case status == 1 && len(a) == 3:
-		id, ok1 := a[1].(int64)
+	case status == 1 && len(a) == 4:
+		seq, ok1 := a[1].(int64)
 		g, ok2 := a[2].(int64)
-		if !ok1 || !ok2 || id < 1 || g < 0 || uint64(g) < gen {
+		if !ok1 || !ok2 || seq < 1 || seq >= 1<<seqBits || g < 0 || uint64(g) < gen {
 			return budget.Reservation{}, garbage("reserve", v)
 		}
-		return budget.Reservation{ID: uint64(id), Amount: amount, Generation: uint64(g)}, nil
-	case status == 0 && len(a) == 4:
+		hw := uint64(seq)
+		if !acked {
+			hw = 0
+		}
+		e, ok := l.saw(a[3], hw)
+		if !ok {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
+		return budget.Reservation{ID: e<<seqBits | uint64(seq), Amount: amount, Generation: uint64(g)}, nil
+	case status == 0 && len(a) == 5:
+		if _, ok := l.saw(a[4], 0); !ok {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
 		scope, ok := a[1].(int64)
 		spent, err1 := parseAmount(a[2])
 		reserved, err2 := parseAmount(a[3])
@@ -236,16 +395,21 @@ func (l *Ledger) Cancel(ctx context.Context, r budget.Reservation) error {
 }
 
 func (l *Ledger) settle(ctx context.Context, op string, r budget.Reservation, commit bool, actual budget.Amount) error {
-	if r.ID == 0 || r.Amount < 0 || r.Amount > MaxLimit || r.ID > 1<<53 {
+	epoch, seq := r.ID>>seqBits, r.ID&(1<<seqBits-1)
+	if epoch == 0 || seq == 0 || r.Amount < 0 || r.Amount > MaxLimit {
 		return fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
 	}
 	c := "0"
 	if commit {
 		c = "1"
 	}
-	v, err := settleScript.Run(ctx, l.c, l.keys, l.prefix, u64(r.ID), amt(r.Amount), u64(r.Generation), c, amt(actual)).Result()
+	args := append([]any{l.prefix, u64(epoch), u64(seq), amt(r.Amount), u64(r.Generation), c, amt(actual)}, l.identity()...)
+	v, err := l.run(ctx, settleScript, args...)
+	if errors.Is(err, errNotReplicated) {
+		return l.notConfirmed(op, err)
+	}
 	if err != nil {
-		return unavailable(op, err)
+		return l.unavailable(op, err)
 	}
 	switch n, _ := v.(int64); {
 	case n == 0 || n == 1 || n == 2:
@@ -270,12 +434,19 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 	}
 	now := l.now()
 	gen, _ := l.pol.Window.Bounds(now)
-	v, err := stateScript.Run(ctx, l.c, l.keys, l.prefix, ms(now), u64(gen), key, retentionMS).Result()
+	args := append([]any{l.prefix, ms(now), u64(gen), key, retentionMS}, l.identity()...)
+	v, err := l.run(ctx, stateScript, args...)
+	if errors.Is(err, errNotReplicated) {
+		return budget.State{}, l.notConfirmed("state", err)
+	}
 	if err != nil {
-		return budget.State{}, unavailable("state", err)
+		return budget.State{}, l.unavailable("state", err)
 	}
 	a, ok := v.([]any)
-	if !ok || len(a) != 5 {
+	if !ok || len(a) != 6 {
+		return budget.State{}, garbage("state", v)
+	}
+	if _, ok := l.saw(a[5], 0); !ok {
 		return budget.State{}, garbage("state", v)
 	}
 	var f [4]budget.Amount
@@ -294,4 +465,13 @@ func (l *Ledger) State(ctx context.Context) (budget.State, error) {
 		}
 	}
 	return global, nil
+}
+
+// run runs script on the budget's keys; with WithReplicas, it returns once
+// the replicas confirmed its writes (see runConfirmed).
+func (l *Ledger) run(ctx context.Context, script *redis.Script, args ...any) (any, error) {
+	if l.cfg.replicas > 0 {
+		return l.runConfirmed(ctx, script, args...)
+	}
+	return script.Run(ctx, l.c, l.keys, args...).Result()
 }

@@ -3,11 +3,8 @@ package redisledger_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,55 +16,6 @@ import (
 	"github.com/baarcore/baar/budget/ledgertest"
 	"github.com/baarcore/baar/budget/redisledger"
 )
-
-// redisClient returns a client of the Redis at BAAR_REDIS_ADDR (default
-// 127.0.0.1:6379). When nothing answers there the test is skipped, or fails
-// when BAAR_REQUIRE_REDIS=1 (as in CI).
-func redisClient(t testing.TB) *redis.Client {
-	t.Helper()
-	addr := os.Getenv("BAAR_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, PoolSize: 128})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		if os.Getenv("BAAR_REQUIRE_REDIS") == "1" {
-			t.Fatalf("BAAR_REQUIRE_REDIS=1 but no Redis answers at %s: %v", addr, err)
-		}
-		t.Skipf("no Redis at %s (%v): start one or set BAAR_REDIS_ADDR; set BAAR_REQUIRE_REDIS=1 to fail instead", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// budgetName returns a fresh budget name whose keys are deleted when the
-// test ends.
-func budgetName(t testing.TB, c *redis.Client) string {
-	t.Helper()
-	name := fmt.Sprintf("test-%s-%x", strings.ReplaceAll(t.Name(), "/", "-"), rand.Uint64())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		var keys []string
-		iter := c.Scan(ctx, 0, "{baar:"+name+"}*", 1000).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
-	return name
-}
-
-func newLedger(t testing.TB, c redis.UniversalClient, name string, limit budget.Amount, p budget.Limits) *redisledger.Ledger {
-	t.Helper()
-	l, err := redisledger.New(c, name, limit, p)
-	require.NoError(t, err)
-	return l
-}
 
 func TestConformance(t *testing.T) {
 	c := redisClient(t)
@@ -82,36 +30,9 @@ func TestSharedConformance(t *testing.T) {
 	c1, c2 := redisClient(t), redisClient(t)
 	ledgertest.Run(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
 		name := budgetName(t, c1)
-		return &alternating{ls: [2]budget.Ledger{newLedger(t, c1, name, limit, p), newLedger(t, c2, name, limit, p)}}
+		return ledgertest.Alternate(newLedger(t, c1, name, limit, p), newLedger(t, c2, name, limit, p))
 	})
 }
-
-type alternating struct {
-	mu sync.Mutex
-	n  int
-	ls [2]budget.Ledger
-}
-
-func (a *alternating) next() budget.Ledger {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.n++
-	return a.ls[a.n%2]
-}
-
-func (a *alternating) Reserve(ctx context.Context, x budget.Amount) (budget.Reservation, error) {
-	return a.next().Reserve(ctx, x)
-}
-
-func (a *alternating) Commit(ctx context.Context, r budget.Reservation, x budget.Amount) error {
-	return a.next().Commit(ctx, r, x)
-}
-
-func (a *alternating) Cancel(ctx context.Context, r budget.Reservation) error {
-	return a.next().Cancel(ctx, r)
-}
-
-func (a *alternating) State(ctx context.Context) (budget.State, error) { return a.next().State(ctx) }
 
 func TestKeysShareHashTag(t *testing.T) {
 	c := redisClient(t)
@@ -128,7 +49,7 @@ func TestKeysShareHashTag(t *testing.T) {
 	require.NoError(t, err)
 	keys, err := c.Keys(ctx, "*"+name+"*").Result()
 	require.NoError(t, err)
-	assert.Len(t, keys, 5, "%v", keys) // gen seq w:<gen> x:1 x:2 (open and lease emptied: gone)
+	assert.Len(t, keys, 6, "%v", keys) // epoch gen seq w:<gen> x:<epoch>:1 x:<epoch>:2 (open and lease emptied: gone)
 	slot := -1
 	for _, k := range keys {
 		assert.True(t, strings.HasPrefix(k, "{baar:"+name+"}:"), k)
@@ -173,7 +94,7 @@ func TestNewInvalid(t *testing.T) {
 	_, err = l.Reserve(context.Background(), -1)
 	assert.ErrorIs(t, err, budget.ErrInvalid)
 	_, err = l.Reserve(context.Background(), redisledger.MaxLimit+1)
-	assert.ErrorIs(t, err, budget.ErrInvalid)
+	assert.ErrorIs(t, err, budget.ErrUnavailable, "a refusal needs the budget's figures: no Redis, no answer")
 	assert.ErrorIs(t, l.Cancel(context.Background(), budget.Reservation{}), budget.ErrInvalid)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -197,8 +118,8 @@ func TestUnreachable(t *testing.T) {
 	assert.NotErrorIs(t, err, budget.ErrExceeded)
 	_, err = l.State(ctx)
 	assert.ErrorIs(t, err, budget.ErrUnavailable)
-	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1, Amount: 1}, 1), budget.ErrUnavailable)
-	assert.ErrorIs(t, l.Cancel(ctx, budget.Reservation{ID: 1, Amount: 1}), budget.ErrUnavailable)
+	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1<<40 | 1, Amount: 1}, 1), budget.ErrUnavailable)
+	assert.ErrorIs(t, l.Cancel(ctx, budget.Reservation{ID: 1<<40 | 1, Amount: 1}), budget.ErrUnavailable)
 }
 
 // TestGarbage checks answers that are not the scripts': from a server that
@@ -215,7 +136,7 @@ func TestGarbage(t *testing.T) {
 		_, err = l.State(ctx)
 		assert.ErrorIs(t, err, budget.ErrUnavailable, "%q", answer)
 		if answer != ":7\r\n" {
-			assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1, Amount: 1}, 1), budget.ErrUnavailable, "%q", answer)
+			assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 1<<40 | 1, Amount: 1}, 1), budget.ErrUnavailable, "%q", answer)
 		}
 		c.Close()
 	}
@@ -226,40 +147,6 @@ func TestGarbage(t *testing.T) {
 	require.NoError(t, c.HSet(ctx, "{baar:"+name+"}:seq", "x", "y").Err())
 	_, err := l.Reserve(ctx, 1)
 	assert.ErrorIs(t, err, budget.ErrUnavailable)
-}
-
-// fakeRedis serves answer to every command it reads, until the test ends.
-func fakeRedis(t *testing.T, answer string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := conn.Read(buf)
-					if err != nil {
-						return
-					}
-					// One answer per command ('*' starts each command).
-					for _, b := range buf[:n] {
-						if b == '*' {
-							if _, err := conn.Write([]byte(answer)); err != nil {
-								return
-							}
-						}
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // TestLeaseExpiry checks that a reservation whose holder vanished is charged
@@ -300,4 +187,203 @@ func TestLargeAmounts(t *testing.T) {
 	assert.Equal(t, budget.State{Limit: redisledger.MaxLimit, Spent: redisledger.MaxLimit - 3}, st)
 	assert.ErrorIs(t, l.Commit(ctx, budget.Reservation{ID: 5, Amount: 1}, 1), budget.ErrInvalid)
 	assert.NoError(t, l.Commit(ctx, budget.Reservation{ID: r.ID, Amount: 1}, 1), "already settled: a no-op")
+}
+
+// A budget whose keys vanish does not start again from $0 under the
+// ledgers that saw it (it used to, and to issue reservation 1 again, so
+// that the settlement of an in-flight call settled a new call's
+// reservation): they fail closed until it is re-initialized on purpose,
+// and no reservation of the budget's earlier life settles one of the new.
+func TestStateLossFailsClosed(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	name := budgetName(t, c)
+	l := newLedger(t, c, name, 10*budget.Dollar, budget.Limits{})
+	r, err := l.Reserve(ctx, 9*budget.Dollar)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r, 9*budget.Dollar))
+	inflight, err := l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+
+	dropKeys(t, c, name)
+	_, err = l.Reserve(ctx, 5*budget.Dollar)
+	requireLost(t, err)
+	_, err = l.State(ctx)
+	requireLost(t, err)
+	requireLost(t, l.Commit(ctx, inflight, budget.Cent))
+	n, err := c.Exists(ctx, "{baar:"+name+"}:epoch", "{baar:"+name+"}:seq").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing was written")
+
+	// A process that never saw the budget cannot know: it starts one.
+	fresh := newLedger(t, c, name, 10*budget.Dollar, budget.Limits{})
+	first, err := fresh.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	require.NoError(t, fresh.Cancel(ctx, first))
+	other, err := fresh.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	assert.Equal(t, inflight.Amount, other.Amount)
+	assert.NotEqual(t, inflight.ID, other.ID, "IDs differ across the budget's lives")
+	assert.Equal(t, inflight.ID&(1<<40-1), other.ID&(1<<40-1), "the same sequence number")
+	_, err = l.Reserve(ctx, budget.Cent)
+	requireLost(t, err)
+
+	require.NoError(t, redisledger.Reinitialize(ctx, c, name))
+	st, err := l.State(ctx)
+	require.NoError(t, err, "re-initialized, the ledger adopts the budget as it is")
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Reserved: budget.Cent}, st)
+	assert.ErrorIs(t, l.Commit(ctx, inflight, 5*budget.Dollar), budget.ErrInvalid, "a reservation of the lost life")
+	st, err = fresh.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Reserved: budget.Cent}, st, "the new reservation was not touched")
+	require.NoError(t, fresh.Commit(ctx, other, budget.Cent))
+	r, err = l.Reserve(ctx, budget.Dollar)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r, budget.Dollar))
+	st, err = fresh.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.State{Limit: 10 * budget.Dollar, Spent: budget.Dollar + budget.Cent}, st)
+}
+
+// A state rolled back (an older snapshot restored, a failover to a replica
+// that missed the latest writes) loses reservations a ledger was issued:
+// the ledger fails closed.
+func TestStateRollbackFailsClosed(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	name := budgetName(t, c)
+	l := newLedger(t, c, name, 10*budget.Dollar, budget.Limits{})
+	for range 3 {
+		_, err := l.Reserve(ctx, budget.Cent)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.Set(ctx, "{baar:"+name+"}:seq", 1, 0).Err())
+	_, err := l.Reserve(ctx, budget.Cent)
+	requireLost(t, err)
+	assert.Contains(t, err.Error(), "rolled back")
+	require.NoError(t, redisledger.Reinitialize(ctx, c, name))
+	_, err = l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+}
+
+// A settlement far above its reservation is recorded (saturated) and makes
+// the ledger refuse what follows, as Memory/Scoped/File do. (It used to
+// overflow HINCRBY half-way through the script, after the reservation was
+// removed: the overspend was lost and the ledger kept granting.)
+func TestHugeCommitIsRecordedAndRefusesWhatFollows(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Limits{})
+	r, err := l.Reserve(ctx, 1)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r, 1)) // spent = 1
+	r, err = l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	cerr := l.Commit(ctx, r, budget.MaxAmount) // huge overspend
+	require.NoError(t, cerr)
+	st, err := l.State(ctx)
+	require.NoError(t, err)
+	_, rerr := l.Reserve(ctx, budget.Cent)
+	assert.ErrorIs(t, rerr, budget.ErrExceeded, "ledger must refuse after an overspend")
+	assert.GreaterOrEqual(t, st.Spent, budget.Dollar, "the overspend must be recorded")
+}
+
+// Same with a late settlement of an expired reservation (whose expiry charge
+// used to be refunded before the add overflowed, and was lost).
+func TestHugeLateCommitIsRecorded(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	clk := ledgertest.NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
+	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Limits{Lease: time.Minute, Now: clk.Now})
+	r0, err := l.Reserve(ctx, 1)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r0, 1))
+	r, err := l.Reserve(ctx, budget.Dollar-1)
+	require.NoError(t, err)
+	clk.Add(2 * time.Minute)
+	st, err := l.State(ctx)
+	require.NoError(t, err)
+	require.Equal(t, budget.Dollar, st.Spent)
+	require.NoError(t, l.Commit(ctx, r, budget.MaxAmount))
+	st, err = l.State(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, st.Spent, budget.Dollar, "the truth replaces the expiry charge")
+	_, rerr := l.Reserve(ctx, budget.Cent)
+	assert.ErrorIs(t, rerr, budget.ErrExceeded)
+}
+
+// Above 2^53 the scripts' double comparison rounds: with limit 2^53 and spent
+// 2^53+1 (an overspend of 1 nano), limit-spent rounds to 0; an exact
+// comparison refuses even a $0 reservation, as every other ledger does once
+// spent > limit.
+func TestOverspendPastTwoTo53IsRefusedExactly(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	lim := budget.Amount(1 << 53)
+	l := newLedger(t, c, budgetName(t, c), lim, budget.Limits{})
+	r, err := l.Reserve(ctx, lim)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, r, lim+1))
+	_, err = l.Reserve(ctx, 0)
+	assert.ErrorIs(t, err, budget.ErrExceeded)
+}
+
+// A settlement that would overflow the stored sums fails before writing
+// anything: its reservation stays open (held, and charged when its lease
+// expires), nothing is lost.
+func TestCommitOverflowLeavesTheReservationOpen(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	l := newLedger(t, c, budgetName(t, c), budget.Dollar, budget.Limits{})
+	a, err := l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	b, err := l.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, a, budget.MaxAmount), "recorded as 2^62")
+	err = l.Commit(ctx, b, budget.MaxAmount)
+	require.ErrorIs(t, err, budget.ErrUnavailable, "2^62 + 2^62 does not fit in int64")
+	st, err := l.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, budget.Amount(1<<62), st.Spent)
+	assert.Equal(t, budget.Cent, st.Reserved, "b is still open")
+	require.NoError(t, l.Cancel(ctx, b), "and can still be settled")
+	_, err = l.Reserve(ctx, 0)
+	assert.ErrorIs(t, err, budget.ErrExceeded)
+}
+
+// A process whose clock is a little behind, reserving just after another
+// moved the budget into the next window, does not give that window the
+// short life of its own: the next window lives to its end (plus the
+// late-settlement retention), or its spend would be forgotten mid-period.
+func TestClockBehindKeepsTheNextWindowAlive(t *testing.T) {
+	c := redisClient(t)
+	ctx := context.Background()
+	name := budgetName(t, c)
+	start := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC) // a Monday: a new week
+	ahead := ledgertest.NewClock(start.Add(time.Minute))
+	behind := ledgertest.NewClock(start.Add(-time.Minute))
+	pol := func(clk *ledgertest.Clock) budget.Limits {
+		return budget.Limits{Window: budget.Window{Period: budget.Weekly}, Lease: time.Minute, Now: clk.Now}
+	}
+	a := newLedger(t, c, name, budget.Dollar, pol(ahead))
+	b := newLedger(t, c, name, budget.Dollar, pol(behind))
+	r, err := a.Reserve(ctx, budget.Cent)
+	require.NoError(t, err)
+	require.NoError(t, a.Commit(ctx, r, budget.Cent))
+	r, err = b.Reserve(ctx, budget.Cent) // lands in the new week (the latest seen)
+	require.NoError(t, err)
+	require.NoError(t, b.Commit(ctx, r, budget.Cent))
+
+	var windows []string
+	iter := c.Scan(ctx, 0, "{baar:"+name+"}:w:*", 100).Iterator()
+	for iter.Next(ctx) {
+		windows = append(windows, iter.Val())
+	}
+	require.Len(t, windows, 1, "one window: the new week")
+	left, err := c.PTTL(ctx, windows[0]).Result()
+	require.NoError(t, err)
+	assert.Greater(t, left, 6*24*time.Hour, "the new week's sums live to its end, not a day")
+	st, err := a.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2*budget.Cent, st.Spent)
 }

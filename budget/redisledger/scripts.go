@@ -5,15 +5,27 @@ import "github.com/redis/go-redis/v9"
 // The keys of one budget, all under the hash tag {baar:<name>} so that they
 // live in one Redis Cluster slot (P is the prefix "{baar:<name>}"):
 //
+//	P:epoch       the budget's identity: "<epoch>:c" (created by a first
+//	              use) or "<epoch>:r" (re-initialized on purpose)
 //	P:gen         the latest window generation seen
-//	P:seq         the last reservation ID issued
-//	P:open        hash: ID → "amount:gen:expiry:key" of open reservations
-//	P:lease       sorted set: ID scored by lease expiry (ms)
+//	P:seq         the last reservation sequence number issued
+//	P:open        hash: R → "amount:gen:expiry:key" of open reservations
+//	P:lease       sorted set: R scored by lease expiry (ms)
 //	P:w:<gen>     hash: spent, res, s:<key>, r:<key> of one window
-//	P:x:<id>      "amount:gen:key" of a reservation whose lease expired
+//	P:x:<R>       "amount:gen:key" of a reservation whose lease expired
 //	              (charged as spent), kept a day for a late settlement
 //
-// The first four are passed as KEYS; the window and expired-reservation keys
+// R is "<epoch>:<seq>", the reservation's ID in Redis (the Go ID is
+// epoch<<40 | seq). P:epoch, P:gen and P:seq never expire; P:open and
+// P:lease vanish when empty; P:w:<gen> expires a day (and a lease) after
+// its window ends, P:x:<R> a day after its lease expired.
+//
+// Every script first checks the identity (ident): a caller that has seen
+// the budget under an epoch finds it, or the budget's state was lost
+// (flushed, evicted, a restart without persistence) and the script fails
+// with an error starting "BAARLOST", before writing anything.
+//
+// The epoch, gen, seq, open and lease keys are passed as KEYS; the window and expired-reservation keys
 // are built by the scripts from the prefix, in the same slot. Amounts are
 // passed and stored as decimal strings and only ever added with HINCRBY
 // (exact int64); the Lua comparison limit − spent − reserved < amount uses
@@ -25,8 +37,37 @@ import "github.com/redis/go-redis/v9"
 // takes more than one absurd commit: a commit records at most 2^62) before
 // any removal, so that a failed settlement leaves its reservation open.
 
-// prelude is shared by the scripts: argument helpers and the lease sweep.
+// prelude is shared by the scripts: the identity check, argument helpers
+// and the lease sweep.
 const prelude = `
+local function lost(why)
+  error({err = 'BAARLOST ' .. why})
+end
+
+-- ident returns the budget's epoch, creating it (cand) on first use. want
+-- is the epoch the caller has seen ('' if none) and hw the highest sequence
+-- number it has been issued in it. A caller adopts an epoch re-initialized
+-- on purpose; any other change of epoch, a missing one, or a sequence below
+-- hw means the state it saw was lost.
+local function ident(ekey, seqkey, want, cand, hw)
+  local v = redis.call('GET', ekey)
+  if not v then
+    if want ~= '' then lost('the budget state is gone: its identity key is missing') end
+    redis.call('SET', ekey, cand .. ':c')
+    return cand
+  end
+  local e, how = string.match(v, '^(%d+):([cr])$')
+  if not e then lost('the budget identity ' .. v .. ' was not written by redisledger') end
+  if e == want then
+    if tonumber(redis.call('GET', seqkey) or '0') < tonumber(hw) then
+      lost('reservations this process was issued are gone: the state was rolled back')
+    end
+    return e
+  end
+  if want == '' or how == 'r' then return e end
+  lost('the budget state was lost and created again (epoch ' .. want .. ' became ' .. e .. ')')
+end
+
 local function incr(h, field, amt, neg)
   if amt ~= '0' then
     if neg then amt = '-' .. amt end
@@ -77,14 +118,16 @@ local function generation(genkey, g)
 end
 `
 
-// reserveScript: KEYS gen, seq, open, lease; ARGV prefix, now ms, gen,
-// amount, limit, key, key limit, lease expiry ms, retention ms, window TTL
-// ms (0: none), the next window's TTL ms (for a caller whose clock is
+// reserveScript: KEYS gen, seq, open, lease, epoch; ARGV prefix, now ms,
+// gen, amount, limit, key, key limit, lease expiry ms, retention ms, window
+// TTL ms (0: none), the next window's TTL ms (for a caller whose clock is
 // behind: the budget's window is already the next one, which must not be
-// given this window's shorter life). It returns {1, id, gen} or {0, scope (0 global, 1 key),
-// spent, reserved} with the refusing budget's figures.
+// given this window's shorter life), then the identity's want, cand, hw.
+// It returns {1, seq, gen, epoch} or {0, scope (0 global, 1 key), spent,
+// reserved, epoch} with the refusing budget's figures.
 var reserveScript = redis.NewScript(prelude + `
 local P = ARGV[1]
+local E = ident(KEYS[5], KEYS[2], ARGV[12], ARGV[13], ARGV[14])
 sweep(P, ARGV[2], ARGV[9])
 local g = generation(KEYS[1], ARGV[3])
 local w = P .. ':w:' .. g
@@ -92,15 +135,18 @@ local amt, key = ARGV[4], ARGV[6]
 local f = redis.call('HMGET', w, 'spent', 'res', 's:' .. key, 'r:' .. key)
 local s, r = f[1] or '0', f[2] or '0'
 if gt(s, ARGV[5]) or tonumber(ARGV[5]) - tonumber(s) - tonumber(r) < tonumber(amt) then
-  return {0, 0, s, r}
+  return {0, 0, s, r, E}
 end
 if key ~= '' then
   s, r = f[3] or '0', f[4] or '0'
   if gt(s, ARGV[7]) or tonumber(ARGV[7]) - tonumber(s) - tonumber(r) < tonumber(amt) then
-    return {0, 1, s, r}
+    return {0, 1, s, r, E}
   end
 end
-local id = redis.call('INCR', KEYS[2])
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if seq >= 1099511627776 then lost('reservation sequence numbers are exhausted (2^40)') end
+redis.call('SET', KEYS[2], seq)
+local id = E .. ':' .. seq
 redis.call('HSET', KEYS[3], id, amt .. ':' .. g .. ':' .. ARGV[8] .. ':' .. key)
 redis.call('ZADD', KEYS[4], ARGV[8], id)
 redis.call('HINCRBY', w, 'res', amt)
@@ -113,22 +159,25 @@ if ARGV[10] ~= '0' then
     if left < 0 or left < tonumber(ARGV[11]) then redis.call('PEXPIRE', w, ARGV[11]) end
   end
 end
-return {1, id, tonumber(g)}
+return {1, seq, tonumber(g), E}
 `)
 
-// settleScript: KEYS gen, seq, open, lease; ARGV prefix, id, amount, gen,
-// commit (1) or cancel (0), actual. It returns 1 (settled), 2 (a late
+// settleScript: KEYS gen, seq, open, lease, epoch; ARGV prefix, epoch and
+// seq of the reservation, amount, gen, commit (1) or cancel (0), actual,
+// then the identity's want, cand, hw. It returns 1 (settled), 2 (a late
 // settlement corrected the charge of an expired reservation), 0 (already
-// settled) or -1 (not issued by this ledger).
+// settled) or -1 (not issued by this ledger in its current epoch).
 var settleScript = redis.NewScript(prelude + `
-local P, id = ARGV[1], ARGV[2]
-local commit = ARGV[5] == '1'
+local P = ARGV[1]
+local E = ident(KEYS[5], KEYS[2], ARGV[8], ARGV[9], ARGV[10])
+local id = ARGV[2] .. ':' .. ARGV[3]
+local ramt, rgen, commit, actual = ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7]
 local v = redis.call('HGET', KEYS[3], id)
 if v then
   local amt, g, _, key = string.match(v, '^(%d+):(%d+):(%d+):(.*)$')
-  if amt ~= ARGV[3] or g ~= ARGV[4] then return -1 end
+  if amt ~= ramt or g ~= rgen then return -1 end
   local spent = nil
-  if commit then spent = ARGV[6] end
+  if commit then spent = actual end
   book(P .. ':w:' .. g, key, amt, true, spent, false)
   redis.call('HDEL', KEYS[3], id)
   redis.call('ZREM', KEYS[4], id)
@@ -137,25 +186,38 @@ end
 v = redis.call('GET', P .. ':x:' .. id)
 if v then
   local amt, g, key = string.match(v, '^(%d+):(%d+):(.*)$')
-  if amt ~= ARGV[3] or g ~= ARGV[4] then return -1 end
+  if amt ~= ramt or g ~= rgen then return -1 end
   local w = P .. ':w:' .. g
-  if commit then book(w, key, nil, false, ARGV[6], false) end
+  if commit then book(w, key, nil, false, actual, false) end
   book(w, key, nil, false, amt, true)
   redis.call('DEL', P .. ':x:' .. id)
   return 2
 end
-local n = tonumber(id)
-if n < 1 or n > tonumber(redis.call('GET', KEYS[2]) or '0') then return -1 end
+local n = tonumber(ARGV[3])
+if ARGV[2] ~= E or n < 1 or n > tonumber(redis.call('GET', KEYS[2]) or '0') then return -1 end
 return 0
 `)
 
-// stateScript: KEYS gen, seq, open, lease; ARGV prefix, now ms, gen, key,
-// retention ms. It returns {gen, spent, reserved, key spent, key reserved}.
+// stateScript: KEYS gen, seq, open, lease, epoch; ARGV prefix, now ms,
+// gen, key, retention ms, then the identity's want, cand, hw. It returns
+// {gen, spent, reserved, key spent, key reserved, epoch}.
 var stateScript = redis.NewScript(prelude + `
 local P = ARGV[1]
+local E = ident(KEYS[5], KEYS[2], ARGV[6], ARGV[7], ARGV[8])
 sweep(P, ARGV[2], ARGV[5])
 local g = generation(KEYS[1], ARGV[3])
 local key = ARGV[4]
 local f = redis.call('HMGET', P .. ':w:' .. g, 'spent', 'res', 's:' .. key, 'r:' .. key)
-return {tonumber(g), f[1] or '0', f[2] or '0', f[3] or '0', f[4] or '0'}
+return {tonumber(g), f[1] or '0', f[2] or '0', f[3] or '0', f[4] or '0', E}
+`)
+
+// reinitScript: KEYS epoch; ARGV a new epoch. It marks the budget
+// re-initialized on purpose under the new epoch (another than the current
+// one), keeping whatever state is there, and returns the epoch.
+var reinitScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+local e = ARGV[1]
+if v and string.match(v, '^(%d+):') == e then e = tostring(tonumber(e) % 16777215 + 1) end
+redis.call('SET', KEYS[1], e .. ':r')
+return e
 `)

@@ -2,14 +2,17 @@
 //
 // # Usage
 //
-//	go run ./cmd/baar-bench --data ../shared/data/routellm [--cross] [--cv K] [--json] [--plot curves.svg] [--scores-out scores.jsonl]
+//	go run ./cmd/baar-bench [--data DIR] [--cross] [--cv K] [--json] [--plot curves.svg] [--scores-out scores.jsonl]
 //	    [--value-policy SPEC [--alpha A | --auto-calibrate-alpha [--target-reject-rate R] [--alpha-source percentile|median]]
 //	     [--max-reject-rate M] [--min-gated N]]
 //
 // Data: --data reads RouteLLM's evaluation files (the directory
 // routellm/evals of github.com/lm-sys/RouteLLM: gsm8k_responses.csv, the 57
 // mmlu/mmlu_<subject>.csv, and the *_contaminated_prompts.jsonl lists, whose
-// prompts are dropped). --dataset jsonl:PATH (repeatable) reads the generic
+// prompts are dropped; each file plain or gzip-compressed as NAME.gz).
+// Without --data and --dataset it reads $BAAR_ROUTELLM_DATA, else the copy
+// the module ships in testdata/routellm (found upward from the working
+// directory). --dataset jsonl:PATH (repeatable) reads the generic
 // format, one JSON object a line:
 //
 //	{"prompt": "...", "cheap_correct": true, "capable_correct": false, "cheap_output_tokens": 120, "capable_output_tokens": 200}
@@ -94,8 +97,8 @@
 //
 // # Measured
 //
-// scoring.Default() on the test split (go run ./cmd/baar-bench --data
-// ../shared/data/routellm --cross), APGR / CPT(50%) / CPT(80%):
+// scoring.Default() on the test split (go run ./cmd/baar-bench --cross),
+// APGR / CPT(50%) / CPT(80%):
 //
 //	MMLU  (n=2783)  0.680 / 27.7% / 56.4%   prompt length 0.606 / 34.5% / 60.0%
 //	GSM8K (n=241)   0.589 / 38.2% / 74.3%   prompt length 0.551 / 41.9% / 76.8%
@@ -112,7 +115,7 @@
 //
 // # Live runs
 //
-//	go run ./cmd/baar-bench --live --simulate --data ../shared/data/routellm --n 10
+//	go run ./cmd/baar-bench --live --simulate --n 10
 //	OPENAI_API_KEY=… [OPENAI_BASE_URL=…] go run ./cmd/baar-bench --live --data DIR [--only gsm8k]
 //	    [--cheap-model gpt-4o-mini --capable-model gpt-4o] [--cheap-price IN,OUT --capable-price IN,OUT]
 //	go run ./cmd/baar-bench --live --provider ollama --cheap-model llama3.2:3b --capable-model llama3.1:70b \
@@ -185,4 +188,10 @@
 // only "prompt" is required in a live run. --only NAMES (comma-separated)
 // keeps some datasets. The offline flags (--cross, --plot, --scores-out,
 // --value-policy, --assume-output-tokens, --approx-tokens) do not apply.
+//
+// # Exit status
+//
+// Every flag value (and each dataset's split) is checked before any prompt
+// is scored. Exit status: 0 on success and for --help, 1 if the run fails,
+// 2 on a usage error.
 package main

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ import (
 	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/budget"
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/cli"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -265,6 +267,10 @@ func runLive(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSplits(c.split, sets, func(s bench.LiveSet) string { return s.Name },
+		func(s bench.LiveSet, split bench.Split) int { return len(s.Select(split).Items) }); err != nil {
+		return err
+	}
 	res := &liveResults{
 		Simulated: env.simulated, Provider: env.provider, Endpoint: env.endpoint,
 		CheapModel: env.cheap.Name, CapableModel: env.capable.Name,
@@ -312,14 +318,14 @@ func newLiveEnv(c *config, getenv func(string) string) (*liveEnv, error) {
 			capableName = defaultOpenAICapable
 		}
 	} else if cheapName == "" || capableName == "" {
-		return nil, errors.New("--provider ollama: name both models with --cheap-model and --capable-model (e.g. llama3.2:3b and llama3.1:70b)")
+		return nil, cli.Usagef("--provider ollama: name both models with --cheap-model and --capable-model (e.g. llama3.2:3b and llama3.1:70b)")
 	}
 	var err error
 	if env.cheapP, err = livePrice("cheap", cheapName, l.cheapPrice, l.provider); err != nil {
-		return nil, err
+		return nil, cli.AsUsage(err)
 	}
 	if env.capableP, err = livePrice("capable", capableName, l.capablePrice, l.provider); err != nil {
-		return nil, err
+		return nil, cli.AsUsage(err)
 	}
 	env.prices = []baar.Option{baar.WithPrice(cheapName, env.cheapP), baar.WithPrice(capableName, env.capableP)}
 	var newModel func(name string) (llms.Model, error)
@@ -335,7 +341,7 @@ func newLiveEnv(c *config, getenv func(string) string) (*liveEnv, error) {
 	case l.provider == "openai":
 		key := getenv("OPENAI_API_KEY")
 		if strings.TrimSpace(key) == "" {
-			return nil, errors.New("--live --provider openai needs OPENAI_API_KEY (and OPENAI_BASE_URL for an endpoint other than api.openai.com); nothing was sent. Use --live --simulate to run offline")
+			return nil, cli.Usagef("--live --provider openai needs OPENAI_API_KEY (and OPENAI_BASE_URL for an endpoint other than api.openai.com); nothing was sent. Use --live --simulate to run offline")
 		}
 		env.endpoint = getenv("OPENAI_BASE_URL")
 		if env.endpoint == "" {
@@ -408,28 +414,40 @@ func loadLiveData(c *config) ([]bench.LiveSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.live.only == "" {
+	want := c.live.onlyNames()
+	if len(want) == 0 {
 		return sets, nil
 	}
-	want := map[string]bool{}
-	for _, n := range strings.Split(c.live.only, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			want[n] = true
-		}
-	}
 	var kept []bench.LiveSet
-	var names []string
 	for _, s := range sets {
-		names = append(names, s.Name)
-		if want[s.Name] {
+		if slices.Contains(want, s.Name) {
 			kept = append(kept, s)
-			delete(want, s.Name)
 		}
-	}
-	for n := range want {
-		return nil, fmt.Errorf("--only %s: no dataset of that name (loaded: %s)", n, strings.Join(names, ", "))
 	}
 	return kept, nil
+}
+
+// onlyNames returns the dataset names of --only.
+func (l *liveFlags) onlyNames() []string {
+	var names []string
+	for _, n := range strings.Split(l.only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// validateOnly checks that every --only name is a dataset given (see
+// bench.DatasetNames).
+func (l *liveFlags) validateOnly(data string, datasets bench.DatasetFlags) error {
+	names := bench.DatasetNames(data, datasets)
+	for _, n := range l.onlyNames() {
+		if !slices.Contains(names, n) {
+			return cli.Usagef("--only %s: no dataset of that name (given: %s)", n, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 // instruct adds to a prompt the instruction that makes its answer

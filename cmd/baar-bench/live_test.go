@@ -17,6 +17,7 @@ import (
 
 	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 // liveSet writes a generated live dataset: arithmetic questions with their
@@ -203,6 +204,7 @@ func TestLiveEndpointFailsFast(t *testing.T) {
 func TestLiveFlags(t *testing.T) {
 	path := liveSet(t, t.TempDir(), 30)
 	ds := "jsonl:" + path
+	t.Setenv(routellm.EnvDir, t.TempDir()) // no RouteLLM files there
 	for _, c := range []struct {
 		args []string
 		want string
@@ -221,7 +223,7 @@ func TestLiveFlags(t *testing.T) {
 		{[]string{"--dataset", ds, "--live", "--simulate", "--provider", "ollama"}, "name both models"},
 		{[]string{"--dataset", ds, "--live", "--simulate", "--provider", "ollama", "--cheap-model", "a", "--capable-model", "b"}, "--cheap-price"},
 		{[]string{"--dataset", ds, "--live", "--simulate", "--only", "nope"}, "--only nope"},
-		{[]string{"--live", "--simulate"}, "no data"},
+		{[]string{"--live", "--simulate"}, routellm.GSM8KContaminated},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), append(c.args, "--quiet"), &stdout, &stderr)
@@ -251,16 +253,8 @@ func TestOllamaHost(t *testing.T) {
 }
 
 func TestLiveRouteLLM(t *testing.T) {
-	dir := os.Getenv("BAAR_ROUTELLM_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "routellm")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
-			t.Fatalf("RouteLLM data not found at %s and BAAR_REQUIRE_DATA=1 (CI must run this test)", dir)
-		}
-		t.Skipf("RouteLLM data not found at %s: set BAAR_ROUTELLM_DATA to run this test", dir)
-	}
+	dir, err := routellm.Dir()
+	require.NoError(t, err)
 	res, _ := runLiveJSON(t, "--live", "--simulate", "--data", dir, "--n", "8")
 	require.Len(t, res.Tables, 2)
 	gsm, mmlu := res.Tables[0], res.Tables[1]

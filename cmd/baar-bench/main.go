@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,14 +12,13 @@ import (
 	"time"
 
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/cli"
+	"github.com/baarcore/baar/internal/routellm"
 	"github.com/baarcore/baar/scoring"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "baar-bench:", err)
-		os.Exit(1)
-	}
+	cli.Main("baar-bench", run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // config is the parsed command line.
@@ -40,17 +38,20 @@ type config struct {
 	quiet        bool
 	gate         *gateFlags // nil without --value-policy
 	live         *liveFlags // nil without --live
+
+	prices bench.Prices // of --cheap-model and --capable-model (offline)
 }
 
 // Shares at which the router row is calibrated.
 var routerShares = []float64{0.10, 0.20, 0.30, 0.50}
 
+// parse parses and validates the command line: every error it returns is
+// flag.ErrHelp or a *cli.UsageError.
 func parse(args []string, stderr io.Writer) (*config, error) {
-	fs := flag.NewFlagSet("baar-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("baar-bench", "[--data DIR | --dataset jsonl:PATH ...] [flags]", stderr)
 	c := &config{}
 	var split string
-	fs.StringVar(&c.data, "data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/)")
+	fs.StringVar(&c.data, "data", "", "RouteLLM evaluation data directory (gsm8k_responses.csv, mmlu/; files may be gzip-compressed) (default: $"+routellm.EnvDir+", else the module's "+routellm.ShippedDir+" when no --dataset is given)")
 	fs.Var(&c.datasets, "dataset", "generic labelled data, jsonl:PATH (repeatable)")
 	fs.StringVar(&split, "split", "test", "split to evaluate: test, train or all")
 	fs.BoolVar(&c.cross, "cross", false, "also train on each dataset's train split and evaluate on the others' test split")
@@ -67,35 +68,88 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	g.register(fs)
 	l := &liveFlags{}
 	l.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	var err error
-	if c.split, err = bench.ParseSplit(split); err != nil {
-		return nil, err
-	}
-	if c.data == "" && len(c.datasets) == 0 {
-		return nil, errors.New("no data: give --data DIR (RouteLLM's routellm/evals) and/or --dataset jsonl:PATH")
-	}
-	if c.assumeOut < 0 {
-		return nil, errors.New("--assume-output-tokens must be ≥ 0")
-	}
-	if err := g.validate(fs); err != nil {
+	if err := cli.First(
+		c.parseSplit(split),
+		c.defaultData(),
+		cli.AtLeast("assume-output-tokens", c.assumeOut, 0),
+		c.validateCV(),
+		cli.OutputFile("plot", c.plot),
+		cli.OutputFile("scores-out", c.scoresOut),
+		g.validate(fs),
+		l.validate(fs),
+	); err != nil {
 		return nil, err
 	}
 	if g.spec != "" {
 		c.gate = g
 	}
-	if err := l.validate(fs); err != nil {
-		return nil, err
-	}
 	if l.enabled {
 		c.live = l
+		if err := cli.First(l.validateOnly(c.data, c.datasets)); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	// The offline benchmark's checks.
+	if err := cli.First(c.validateCross(), c.priceModels()); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+func (c *config) parseSplit(s string) (err error) {
+	c.split, err = bench.ParseSplit(s)
+	return err
+}
+
+// defaultData reads the RouteLLM data (routellm.Dir) when no data is given.
+func (c *config) defaultData() (err error) {
+	if c.data == "" && len(c.datasets) == 0 {
+		c.data, err = routellm.Dir()
+	}
+	return err
+}
+
+func (c *config) validateCV() error {
+	if c.cv == 1 || c.cv < 0 {
+		return cli.Usagef("--cv %d: want 0 (off) or ≥ 2 folds", c.cv)
+	}
+	return nil
+}
+
+// validateCross checks that --cross has two datasets to cross.
+func (c *config) validateCross() error {
+	if n := len(bench.DatasetNames(c.data, c.datasets)); c.cross && n < 2 {
+		return cli.Usagef("--cross needs at least two datasets (have %d)", n)
+	}
+	return nil
+}
+
+func (c *config) priceModels() (err error) {
+	c.prices, err = pricePair(c.cheapModel, c.capableModel)
+	return err
+}
+
+// checkSplits checks, before any work, that each set has prompts in the
+// split evaluated and in the train split that calibrates the thresholds;
+// name and size read a set's name and the size of its split s.
+func checkSplits[T any](split bench.Split, sets []T, name func(T) string, size func(T, bench.Split) int) error {
+	for _, set := range sets {
+		name := name(set)
+		if size(set, split) == 0 {
+			if split == bench.SplitTest {
+				return cli.Usagef("%s: no prompt falls in the test split (the prompts whose FNV-1a hash is 0 mod 5, about one in five): too few prompts; use --split all", name)
+			}
+			return cli.Usagef("%s: no prompt in the %s split", name, split)
+		}
+		if size(set, bench.SplitTrain) == 0 {
+			return cli.Usagef("%s: no prompt in the train split to calibrate the thresholds on: too few prompts", name)
+		}
+	}
+	return nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -107,12 +161,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLive(ctx, c, stdout, stderr)
 	}
 	start := time.Now()
-	prices, err := pricePair(c.cheapModel, c.capableModel)
+	prices := c.prices
+	sets, err := loadData(c)
 	if err != nil {
 		return err
 	}
-	sets, err := loadData(c)
-	if err != nil {
+	if err := checkSplits(c.split, sets, func(d bench.Dataset) string { return d.Name },
+		func(d bench.Dataset, s bench.Split) int { return len(d.Select(s).Items) }); err != nil {
 		return err
 	}
 	count := bench.TokenCounter(bench.ApproxTokens)
@@ -124,6 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tokenizer = "cl100k_base"
 	}
 	prog := newProgress(stderr, c.quiet)
+	defer prog.done()
 	res := &results{Prices: prices, Tokenizer: tokenizer}
 	var scoreLines []scoreLine
 	for _, d := range sets {
@@ -135,9 +191,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		scoreLines = append(scoreLines, lines...)
 	}
 	if c.cross {
-		if len(sets) < 2 {
-			return errors.New("--cross needs at least two datasets")
-		}
 		if res.Cross, err = crossEval(ctx, sets, prog); err != nil {
 			return err
 		}
@@ -332,12 +385,8 @@ func writeScores(path string, lines []scoreLine) error {
 
 // appendJSONL appends to sets the set each --dataset jsonl:PATH flag names,
 // read with load.
-func appendJSONL[T any](sets []T, datasets []string, load func(path string) (T, error)) ([]T, error) {
-	for _, d := range datasets {
-		path, ok := strings.CutPrefix(d, "jsonl:")
-		if !ok {
-			return nil, fmt.Errorf("--dataset %q: want jsonl:PATH", d)
-		}
+func appendJSONL[T any](sets []T, datasets bench.DatasetFlags, load func(path string) (T, error)) ([]T, error) {
+	for _, path := range datasets.Paths() {
 		s, err := load(path)
 		if err != nil {
 			return nil, err

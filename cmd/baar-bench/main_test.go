@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baarcore/baar/internal/bench"
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 func writeSet(t *testing.T, dir, name string, seed int) string {
@@ -76,7 +77,8 @@ func TestBenchJSONLOutputs(t *testing.T) {
 func TestBenchErrors(t *testing.T) {
 	ctx := context.Background()
 	var sink bytes.Buffer
-	assert.Error(t, run(ctx, nil, &sink, &sink))
+	t.Setenv(routellm.EnvDir, t.TempDir()) // no RouteLLM files there
+	assert.ErrorContains(t, run(ctx, []string{"--quiet"}, &sink, &sink), routellm.GSM8KContaminated)
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:x", "--split", "dev"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:" + writeSet(t, t.TempDir(), "a", 0), "--cheap-model", "no-such-model"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:" + writeSet(t, t.TempDir(), "a", 0), "--cross", "--approx-tokens"}, &sink, &sink), "cross needs two datasets")
@@ -92,19 +94,11 @@ func TestPricePair(t *testing.T) {
 	assert.Equal(t, 10.0, p.CapableOut)
 }
 
+// TestBenchRouteLLM runs on the RouteLLM data by default (the module's copy,
+// see routellm.Dir) and reproduces the README's figures.
 func TestBenchRouteLLM(t *testing.T) {
-	dir := os.Getenv("BAAR_ROUTELLM_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "routellm")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
-			t.Fatalf("RouteLLM data not found at %s and BAAR_REQUIRE_DATA=1 (CI must run this test)", dir)
-		}
-		t.Skipf("RouteLLM data not found at %s: set BAAR_ROUTELLM_DATA to run this test", dir)
-	}
 	var stdout, stderr bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"--data", dir, "--quiet", "--cv", "5"}, &stdout, &stderr))
+	require.NoError(t, run(context.Background(), []string{"--quiet", "--cv", "5"}, &stdout, &stderr))
 	out := stdout.String()
 	assert.Contains(t, out, "gsm8k, test split (n=241)")
 	assert.Contains(t, out, "mmlu, test split (n=2783)")

@@ -166,8 +166,11 @@ func (p *progress) set(label string, done, total int) {
 	fmt.Fprint(p.w, line)
 }
 
+// done clears the bar, so that what follows (results, an error) starts on a
+// clean line.
 func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", 80)+"\r")
+		p.drawn, p.last = false, ""
 	}
 }

@@ -25,9 +25,10 @@
 //	                        be cut, a storm call return (default 5s)
 //	--json                  print one JSON object instead of the table
 //
-// It prints a table (check, what was tried, PASS or FAIL, spend against the
-// cap, time, detail) and exits 1 if a check failed, 2 on a usage error (an
-// unpriced model without --cheap-price or --capable-price, say).
+// It reports each check on standard error as it runs, then prints a table
+// (check, what was tried, PASS or FAIL, spend against the cap, time, detail)
+// and exits 1 if a check failed, 2 on a usage error (an unpriced model
+// without --cheap-price or --capable-price, say), 0 otherwise and for --help.
 //
 // # Checks
 //

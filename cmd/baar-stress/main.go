@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -17,31 +16,18 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/internal/cli"
 	"github.com/baarcore/baar/scoring"
 )
 
+// name prefixes what the command prints on stderr.
+const name = "baar-stress"
+
+// main exits 0 when every check passed, 1 when one failed (or the run
+// broke), 2 on a usage error.
 func main() {
-	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	cli.Main(name, run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
-
-// exitCode reports err on stderr and returns the exit status: 0 when every
-// check passed, 1 when one failed (or the run broke), 2 on a usage error.
-func exitCode(err error, stderr io.Writer) int {
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "baar-stress:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "baar-stress:", err)
-		return 1
-	}
-}
-
-// usageError is a bad command line (exit status 2).
-type usageError struct{ error }
 
 // errFailed is returned when at least one check failed (exit status 1).
 var errFailed = errors.New("some checks failed")
@@ -77,11 +63,14 @@ type config struct {
 	// replacing scoring.Default() (to force the complexity games to fail).
 	wrapLedger func(budget.Ledger) budget.Ledger
 	scorer     scoring.Scorer
+
+	progress io.Writer // a line per check as it runs; nil: none
 }
 
+// parse parses and validates the command line: every error it returns is
+// flag.ErrHelp or a *cli.UsageError.
 func parse(args []string, stderr io.Writer) (*config, error) {
-	fs := flag.NewFlagSet("baar-stress", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet(name, "[flags]", stderr)
 	c := &config{}
 	var cheapPrice, capablePrice, only string
 	fs.Float64Var(&c.budgetUSD, "budget", baar.DefaultBudget, "hard cap in USD each check runs under (storms use at most the worst case of a quarter of their calls, to stay tight)")
@@ -96,50 +85,66 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.goroutines, "goroutines", defaultGoroutines, "goroutines per concurrency storm")
 	fs.DurationVar(&c.checkLimit, "check-timeout", defaultCheckLimit, "time after which a check that has not returned is a FAIL")
 	fs.DurationVar(&c.quick, "quick", defaultQuick, "how fast a token bomb must end, an endless stream be cut, and a storm call return (beyond its own timeout)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: baar-stress [flags]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := c.validate(cheapPrice, capablePrice, only); err != nil {
+		return nil, cli.AsUsage(err)
 	}
+	return c, nil
+}
+
+// validate checks the flag values of c and sets the prices and the --only
+// expression they give.
+func (c *config) validate(cheapPrice, capablePrice, only string) error {
 	if math.IsNaN(c.budgetUSD) || math.IsInf(c.budgetUSD, 0) || c.budgetUSD < 0 {
-		return nil, fmt.Errorf("--budget %v: must be a finite amount ≥ 0", c.budgetUSD)
+		return fmt.Errorf("--budget %v: must be a finite amount ≥ 0", c.budgetUSD)
 	}
 	if c.budgetUSD == 0 {
-		return nil, errors.New("--budget 0: every check would be refused; the $0 budget is checked on its own (price/zero-budget)")
+		return errors.New("--budget 0: every check would be refused; the $0 budget is checked on its own (price/zero-budget)")
 	}
 	if strings.TrimSpace(c.cheapModel) == "" || strings.TrimSpace(c.capableModel) == "" {
-		return nil, errors.New("--cheap-model and --capable-model must not be empty")
+		return errors.New("--cheap-model and --capable-model must not be empty")
 	}
 	var err error
 	if c.cheapPrice, err = parsePrice("--cheap-price", cheapPrice); err != nil {
-		return nil, err
+		return err
 	}
 	if c.capablePrice, err = parsePrice("--capable-price", capablePrice); err != nil {
-		return nil, err
+		return err
 	}
 	if c.maxOutput <= 0 {
-		return nil, fmt.Errorf("--max-output %d: must be > 0", c.maxOutput)
+		return fmt.Errorf("--max-output %d: must be > 0", c.maxOutput)
 	}
 	if c.goroutines < minStormGoroutines {
-		return nil, fmt.Errorf("--goroutines %d: must be ≥ %d", c.goroutines, minStormGoroutines)
+		return fmt.Errorf("--goroutines %d: must be ≥ %d", c.goroutines, minStormGoroutines)
 	}
 	if c.quick <= 0 {
-		return nil, fmt.Errorf("--quick %v: must be > 0", c.quick)
+		return fmt.Errorf("--quick %v: must be > 0", c.quick)
 	}
 	if c.checkLimit <= 0 {
-		return nil, fmt.Errorf("--check-timeout %v: must be > 0", c.checkLimit)
+		return fmt.Errorf("--check-timeout %v: must be > 0", c.checkLimit)
 	}
 	if only != "" {
 		if c.only, err = regexp.Compile(only); err != nil {
-			return nil, fmt.Errorf("--only: %w", err)
+			return fmt.Errorf("--only: %w", err)
+		}
+		if len(c.checks()) == 0 {
+			return fmt.Errorf("--only %q matches no check", only)
 		}
 	}
-	return c, nil
+	return nil
+}
+
+// checks returns the checks of the suite that --only selects, in order.
+func (c *config) checks() []check {
+	var checks []check
+	for _, ch := range suite() {
+		if c.only == nil || c.only.MatchString(ch.name) {
+			checks = append(checks, ch)
+		}
+	}
+	return checks
 }
 
 // parsePrice parses "IN,OUT" (USD per 1M tokens).
@@ -185,11 +190,9 @@ type report struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parse(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return err
 	}
+	c.progress = stderr
 	return runConfig(ctx, c, stdout)
 }
 
@@ -199,17 +202,21 @@ func runConfig(ctx context.Context, c *config, stdout io.Writer) error {
 	start := time.Now()
 	e, err := newEnv(ctx, c)
 	if err != nil {
-		return usageError{err}
+		return cli.AsUsage(err)
 	}
 	var rep report
 	rep.Config.BudgetUSD, rep.Config.CheapModel, rep.Config.CapableModel = c.budgetUSD, c.cheapModel, c.capableModel
 	rep.Config.MaxOutput, rep.Config.Seed, rep.Config.Goroutines, rep.Config.Threshold = c.maxOutput, c.seed, c.goroutines, e.threshold
-	for _, ch := range suite() {
-		if c.only != nil && !c.only.MatchString(ch.name) {
-			continue
-		}
+	checks := c.checks()
+	for i, ch := range checks {
 		ch.tried = strings.NewReplacer("{n}", strconv.Itoa(c.goroutines), "{h}", strconv.Itoa(min(c.goroutines, httpStormMax))).Replace(ch.tried)
+		if c.progress != nil {
+			fmt.Fprintf(c.progress, "%s: [%d/%d] %s … ", name, i+1, len(checks), ch.name)
+		}
 		r := e.runCheck(ctx, ch)
+		if c.progress != nil {
+			fmt.Fprintf(c.progress, "%s (%v)\n", r.Result, r.duration().Round(time.Millisecond))
+		}
 		rep.Checks = append(rep.Checks, r)
 		if r.Result == pass {
 			rep.Passed++
@@ -219,9 +226,6 @@ func runConfig(ctx context.Context, c *config, stdout io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-	}
-	if len(rep.Checks) == 0 {
-		return usageError{fmt.Errorf("--only %q matches no check", c.only)}
 	}
 	rep.WallSeconds = time.Since(start).Seconds()
 	if c.jsonOut {

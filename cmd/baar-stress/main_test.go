@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baarcore/baar/budget"
+	"github.com/baarcore/baar/internal/cli"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -182,7 +183,7 @@ func TestLyingLedgerFails(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, rep.Failed)
-	assert.Equal(t, 1, exitCode(err, &bytes.Buffer{}))
+	assert.Equal(t, 1, cli.Exit(name, err, &bytes.Buffer{}))
 }
 
 // TestGameableScorerFails swaps in a scorer that rates length: padding and
@@ -246,6 +247,7 @@ func TestPanicIsFail(t *testing.T) {
 	require.NoError(t, err)
 	r := e.runCheck(context.Background(), check{name: "boom", run: func(context.Context, *env, *outcome) {
 		var m map[string]int
+		//lint:ignore SA5000 the check must panic
 		m["x"]++
 	}})
 	assert.Equal(t, fail, r.Result)
@@ -285,13 +287,19 @@ func TestUsageErrors(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		err := run(ctx, args, &out, &errOut)
-		var ue usageError
+		var ue *cli.UsageError
 		assert.True(t, errors.As(err, &ue), "%v: %v", args, err)
-		assert.Equal(t, 2, exitCode(err, &errOut), "%v", args)
+		assert.Empty(t, out.String(), "%v: no check ran", args)
+		assert.Equal(t, 2, cli.Exit(name, err, &errOut), "%v", args)
+	}
+	for _, help := range []string{"-h", "--help"} {
+		var out, errOut bytes.Buffer
+		err := run(ctx, []string{help}, &out, &errOut)
+		assert.Equal(t, 0, cli.Exit(name, err, &errOut), help)
+		assert.Contains(t, errOut.String(), "-cheap-price", help)
+		assert.NotContains(t, errOut.String(), "help requested", help)
 	}
 	var out, errOut bytes.Buffer
-	require.NoError(t, run(ctx, []string{"-h"}, &out, &errOut))
-	assert.Contains(t, errOut.String(), "-cheap-price")
 
 	// An unpriced model is fine with a price.
 	c, err := parse([]string{"--cheap-model", "acme-unpriced-9000", "--cheap-price", "0.1, 0.4", "--only", "prices/zero-budget"}, &errOut)
@@ -310,10 +318,10 @@ func TestExitStatus(t *testing.T) {
 			os.Exit(3)
 		}
 		c.wrapLedger = lyingLedger
-		os.Exit(exitCode(runConfig(context.Background(), c, os.Stdout), os.Stderr))
+		os.Exit(cli.Exit(name, runConfig(context.Background(), c, os.Stdout), os.Stderr))
 	}
 	if os.Getenv("BAAR_STRESS_CHILD") == "honest" {
-		os.Exit(exitCode(run(context.Background(), []string{"--only", "storms/max-output", "--goroutines", "200"}, os.Stdout, os.Stderr), os.Stderr))
+		os.Exit(cli.Exit(name, run(context.Background(), []string{"--only", "storms/max-output", "--goroutines", "200"}, os.Stdout, os.Stderr), os.Stderr))
 	}
 	for mode, want := range map[string]int{"liar": 1, "honest": 0} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestExitStatus$")
@@ -332,4 +340,16 @@ func TestExitStatus(t *testing.T) {
 			assert.Contains(t, string(out), "some checks failed")
 		}
 	}
+}
+
+// TestProgress: the command reports each check on stderr as it runs (the
+// suite takes seconds), the table stays on stdout.
+func TestProgress(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"--only", "prices/(zero|zero-budget)$"}, &out, &errOut)
+	require.NoError(t, err)
+	assert.Equal(t, "baar-stress: [1/2] prices/zero … PASS", strings.SplitN(errOut.String(), " (", 2)[0])
+	assert.Regexp(t, `(?m)^baar-stress: \[2/2\] prices/zero-budget … PASS \(\d`, errOut.String())
+	assert.NotContains(t, out.String(), "[1/2]")
+	assert.Contains(t, out.String(), "2 passed, 0 failed")
 }

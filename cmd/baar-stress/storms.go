@@ -155,9 +155,11 @@ var injectedFailures = []func() error{
 		return &llms.Error{Code: llms.ErrCodeInvalidRequest, Provider: "openai", Message: "invalid request"}
 	},
 	func() error {
+		//lint:ignore ST1005 net/http's own error text, as providers return it
 		return fmt.Errorf("Post \"https://api.example/v1/chat/completions\": read tcp: %w", syscall.ECONNRESET)
 	},
 	func() error {
+		//lint:ignore ST1005 net/http's own error text, as providers return it
 		return fmt.Errorf("Post \"https://api.example/v1/chat/completions\": %w", context.DeadlineExceeded)
 	},
 }

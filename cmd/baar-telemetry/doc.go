@@ -27,6 +27,7 @@
 // skipped and counted; they never stop the summary. With --json the summary
 // is one JSON object on standard output.
 //
-// Exit status: 0 on success (malformed lines included), 1 if a file cannot be
-// read, 2 on a usage error.
+// Exit status: 0 on success (malformed lines included) and for --help, 1 if
+// a file cannot be read or no line of the input is a valid record, 2 on a
+// usage error.
 package main

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,55 +12,33 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/baarcore/baar/internal/cli"
 	"github.com/baarcore/baar/internal/telemetrylog"
 )
 
 func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "baar-telemetry:", err)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "baar-telemetry:", err)
-		os.Exit(1)
-	}
+	cli.Main("baar-telemetry", run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-type usageError struct{ error }
+// errNoRecords is returned when no line of the input is a valid record.
+var errNoRecords = errors.New("no valid telemetry record")
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("baar-telemetry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("baar-telemetry", "[--json] [--bucket DURATION] [--html FILE] FILE...   (FILE - is standard input)", stderr)
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	bucket := fs.Duration("bucket", 0, "width of the spend-over-time buckets, e.g. 1m, 1h (default: automatic)")
 	html := fs.String("html", "", "also write a self-contained HTML report to `FILE`")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: baar-telemetry [--json] [--bucket DURATION] FILE...   (FILE - is standard input)")
-		fs.PrintDefaults()
-	}
 	// Flags may come before or after the files.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(files) == 0 {
 		fs.Usage()
-		return usageError{errors.New("no telemetry log given")}
+		return cli.Usagef("no telemetry log given")
 	}
-	if *bucket < 0 {
-		return usageError{fmt.Errorf("--bucket %v: must be positive", *bucket)}
+	if err := cli.AtLeast("bucket", *bucket, 0); err != nil {
+		return err
 	}
 
 	agg := newAggregator()
@@ -79,6 +56,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		agg.s.Files++
 		agg.s.Records += st.Records
 		agg.s.Malformed += st.Malformed
+	}
+	if agg.s.Records == 0 {
+		return fmt.Errorf("%w in %d file(s) (%d malformed line(s))", errNoRecords, agg.s.Files, agg.s.Malformed)
 	}
 	s := agg.summary(*bucket)
 	if *html != "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
+	"github.com/baarcore/baar/internal/cli"
 	"github.com/baarcore/baar/internal/telemetrylog"
 	"github.com/baarcore/baar/scoring"
 )
@@ -152,20 +153,52 @@ func TestStdinAndErrors(t *testing.T) {
 
 	var errOut bytes.Buffer
 	err = run(context.Background(), nil, nil, &bytes.Buffer{}, &errOut)
-	assert.ErrorAs(t, err, &usageError{})
+	assert.ErrorAs(t, err, new(*cli.UsageError))
 	assert.Contains(t, errOut.String(), "usage: baar-telemetry")
 
 	err = run(context.Background(), []string{"--bucket", "-1m", a}, nil, &bytes.Buffer{}, &bytes.Buffer{})
-	assert.ErrorAs(t, err, &usageError{})
+	assert.ErrorAs(t, err, new(*cli.UsageError))
 
 	err = run(context.Background(), []string{filepath.Join(t.TempDir(), "missing.jsonl")}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.Error(t, err)
-	assert.NotErrorAs(t, err, &usageError{})
+	assert.NotErrorAs(t, err, new(*cli.UsageError))
 
+	// Records that are all rejections are calls with no spend, not an error.
 	out.Reset()
+	refusals := writeLog(t, "refusals.jsonl", []telemetrylog.Record{rec(0, "rejected", 0)}, "")
+	require.NoError(t, run(context.Background(), []string{refusals}, nil, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), "1 record(s)")
+}
+
+// TestExitStatus: 0 for a summary and for --help, 2 for a bad command line,
+// 1 when no line of the input is a valid record (an empty file, a file of
+// garbage: the wrong file, or a log that was never written).
+func TestExitStatus(t *testing.T) {
+	a, _ := fixture(t)
 	empty := writeLog(t, "empty.jsonl", nil, "")
-	require.NoError(t, run(context.Background(), []string{empty}, nil, &out, &bytes.Buffer{}))
-	assert.Contains(t, out.String(), "no calls")
+	garbage := writeLog(t, "garbage.jsonl", nil, "not json\n{\"v\":1}\n")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{a}, 0, ""},
+		{[]string{"--help"}, 0, "usage: baar-telemetry"},
+		{[]string{"-h"}, 0, "usage: baar-telemetry"},
+		{[]string{"--bucket", "-1m", a}, 2, "baar-telemetry: --bucket -1m0s: want ≥ 0s\n"},
+		{[]string{"--no-such-flag", a}, 2, "baar-telemetry: flag provided but not defined: -no-such-flag\n"},
+		{[]string{empty}, 1, "baar-telemetry: no valid telemetry record in 1 file(s) (0 malformed line(s))\n"},
+		{[]string{garbage, empty}, 1, "baar-telemetry: no valid telemetry record in 2 file(s) (2 malformed line(s))\n"},
+	} {
+		var out, errOut bytes.Buffer
+		code := cli.Exit("baar-telemetry", run(context.Background(), c.args, nil, &out, &errOut), &errOut)
+		assert.Equal(t, c.code, code, "%v: %s", c.args, errOut.String())
+		assert.Contains(t, errOut.String(), c.want, c.args)
+		assert.NotContains(t, errOut.String(), "help requested", c.args)
+		if c.code != 0 {
+			assert.Empty(t, out.String(), c.args)
+		}
+	}
 }
 
 // TestReadsWhatTheRouterWrites summarizes a log written by a real Router.

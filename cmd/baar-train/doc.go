@@ -3,11 +3,18 @@
 //
 // # Usage
 //
-//	go run ./cmd/baar-train --data ../shared/data/routellm --out scoring/weights.json
+//	go run ./cmd/baar-train [--data DIR] [--out scoring/weights.json] [--verifier-out scoring/verifier_weights.json]
+//
+// With --verifier-out it also trains the answer verifier that
+// scoring.DefaultVerifier() embeds (scoring.TrainVerifier), on the cheap
+// model's answers of the train split (RouteLLM's GSM8K file has them; the
+// generic format does not), and writes its weights there.
 //
 // It reads RouteLLM's labelled GSM8K and MMLU evaluation data (--data, the
-// layout of routellm/evals in github.com/lm-sys/RouteLLM; the prompts listed
-// as contaminated are dropped) and/or any number of files in the generic
+// layout of routellm/evals in github.com/lm-sys/RouteLLM, files plain or
+// gzip-compressed; the prompts listed as contaminated are dropped; without
+// --data and --dataset, $BAAR_ROUTELLM_DATA, else the copy the module ships
+// in testdata/routellm) and/or any number of files in the generic
 // format (--dataset jsonl:PATH, one JSON object a line:
 // {"prompt": "...", "cheap_correct": true, "capable_correct": false}),
 // keeps the TRAIN split only (the prompts whose FNV-1a 32-bit hash is not
@@ -51,13 +58,18 @@
 //
 // Flags:
 //
-//	--data DIR          RouteLLM evaluation data directory
+//	--data DIR          RouteLLM evaluation data directory (default: the
+//	                    module's testdata/routellm)
 //	--dataset jsonl:PATH  a generic labelled file (repeatable)
 //	--only NAME         train on one dataset only (e.g. gsm8k, mmlu): used by
 //	                    baar-bench --cross
-//	--out FILE          weights file to write (default scoring/weights.json;
-//	                    "-" for stdout)
+//	--out FILE          weights file to write ("-" for stdout; default the
+//	                    module's scoring/weights.json, the module found
+//	                    upward from the working directory)
 //	--label gap|cheap-wrong, --l2, --smoothing, --min-count, --folds,
 //	--domain-smoothing, --trees, --tree-depth, --tree-rate, --balance,
 //	--groups            model options (defaults as in scoring.TrainOptions)
+//
+// Every flag value is checked before the data is read. Exit status: 0 on
+// success and for --help, 1 if training fails, 2 on a usage error.
 package main

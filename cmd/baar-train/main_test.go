@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baarcore/baar/internal/routellm"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -61,9 +62,22 @@ func TestTrainReproducible(t *testing.T) {
 func TestTrainErrors(t *testing.T) {
 	ctx := context.Background()
 	var sink bytes.Buffer
-	assert.Error(t, run(ctx, nil, &sink, &sink), "no data")
+	t.Setenv(routellm.EnvDir, t.TempDir()) // no RouteLLM files there
+	assert.ErrorContains(t, run(ctx, []string{"--out", "-"}, &sink, &sink), routellm.GSM8KContaminated)
 	assert.Error(t, run(ctx, []string{"--dataset", "csv:x"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:" + writeData(t), "--only", "nope", "--out", "-"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"--dataset", "jsonl:" + writeData(t), "--label", "nope", "--out", "-"}, &sink, &sink))
 	assert.Error(t, run(ctx, []string{"extra"}, &sink, &sink))
+	assert.ErrorContains(t, run(ctx, []string{"--dataset", "jsonl:" + writeData(t), "--out", "-", "--verifier-out", "-"}, &sink, &sink),
+		"cheap model's answers", "the generic format carries no answers to train the verifier on")
+}
+
+// TestTrainDefaultData trains on the RouteLLM data by default (the module's
+// copy, see routellm.Dir) and reproduces the embedded weights byte for byte.
+func TestTrainDefaultData(t *testing.T) {
+	var stdout bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--out", "-"}, &stdout, &bytes.Buffer{}))
+	want, err := os.ReadFile(filepath.Join("..", "..", "scoring", "weights.json"))
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(want, stdout.Bytes()), "scoring/weights.json is not what baar-train writes from the module's data")
 }

@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 // Item is one labelled prompt: whether the cheap and the capable model
@@ -26,6 +27,9 @@ type Item struct {
 	CapableCorrect      bool
 	CheapOutputTokens   int
 	CapableOutputTokens int
+	// CheapAnswer is the cheap model's answer text, when the source has it
+	// (RouteLLM's GSM8K file).
+	CheapAnswer string
 }
 
 // Dataset is a named set of labelled prompts.
@@ -54,7 +58,7 @@ func ParseSplit(s string) (Split, error) {
 	case SplitTest, SplitTrain, SplitAll:
 		return Split(s), nil
 	}
-	return "", fmt.Errorf("bench: unknown split %q (want test, train or all)", s)
+	return "", fmt.Errorf("unknown split %q (want test, train or all)", s)
 }
 
 // IsTest reports whether prompt belongs to the fixed test split.
@@ -81,36 +85,45 @@ func (d Dataset) Select(s Split) Dataset {
 // TokenCounter counts the tokens of a text.
 type TokenCounter func(string) int
 
+// The names of the datasets LoadRouteLLM and LoadRouteLLMLive return.
+const (
+	GSM8K = "gsm8k"
+	MMLU  = "mmlu"
+)
+
+// DatasetNames returns the names of the datasets a command line gives, in
+// the order they load: RouteLLM's GSM8K and MMLU when data is not empty, then
+// each --dataset file's (see NameOf).
+func DatasetNames(data string, datasets DatasetFlags) []string {
+	var names []string
+	if data != "" {
+		names = append(names, GSM8K, MMLU)
+	}
+	for _, p := range datasets.Paths() {
+		names = append(names, NameOf(p))
+	}
+	return names
+}
+
 // LoadRouteLLM reads RouteLLM's evaluation data from dir (the layout of
 // routellm/evals in github.com/lm-sys/RouteLLM): gsm8k_responses.csv, the 57
 // mmlu/mmlu_<subject>.csv files, and the two *_contaminated_prompts.jsonl
-// files, whose prompts are dropped. GSM8K output tokens are counted from the
+// files, whose prompts are dropped. Each file may be gzip-compressed (its
+// name with ".gz" appended), as in the module's copy (see routellm.Dir). GSM8K output tokens are counted from the
 // response texts with count (nil: an approximation, see ApproxTokens). It
 // returns the datasets "gsm8k" and "mmlu".
 func LoadRouteLLM(dir string, count TokenCounter) ([]Dataset, error) {
 	if count == nil {
 		count = ApproxTokens
 	}
-	gsmDrop, err := readContaminated(filepath.Join(dir, "gsm8k_contaminated_prompts.jsonl"))
+	gsmDrop, mmluDrop, files, err := routeLLMFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	mmluDrop, err := readContaminated(filepath.Join(dir, "mmlu_contaminated_prompts.jsonl"))
+	gsm, err := readRouteLLMCSV(filepath.Join(dir, routellm.GSM8K), gsmDrop, count)
 	if err != nil {
 		return nil, err
 	}
-	gsm, err := readRouteLLMCSV(filepath.Join(dir, "gsm8k_responses.csv"), gsmDrop, count)
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "mmlu", "mmlu_*.csv"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("bench: no mmlu/mmlu_*.csv files in %s", dir)
-	}
-	sort.Strings(files)
 	var mmlu []Item
 	for _, f := range files {
 		items, err := readRouteLLMCSV(f, mmluDrop, nil)
@@ -124,15 +137,30 @@ func LoadRouteLLM(dir string, count TokenCounter) ([]Dataset, error) {
 		mmlu = append(mmlu, items...)
 	}
 	return []Dataset{
-		{Name: "gsm8k", Items: gsm, OutputTokensKnown: true},
-		{Name: "mmlu", Items: mmlu},
+		{Name: GSM8K, Items: gsm, OutputTokensKnown: true},
+		{Name: MMLU, Items: mmlu},
 	}, nil
 }
 
+// routeLLMFiles reads the contaminated prompts of GSM8K and MMLU in dir, and
+// lists its MMLU files.
+func routeLLMFiles(dir string) (gsmDrop, mmluDrop map[string]bool, mmlu []string, err error) {
+	if gsmDrop, err = readContaminated(filepath.Join(dir, routellm.GSM8KContaminated)); err != nil {
+		return nil, nil, nil, err
+	}
+	if mmluDrop, err = readContaminated(filepath.Join(dir, routellm.MMLUContaminated)); err != nil {
+		return nil, nil, nil, err
+	}
+	if mmlu, err = routellm.MMLUFiles(dir); err != nil {
+		return nil, nil, nil, err
+	}
+	return gsmDrop, mmluDrop, mmlu, nil
+}
+
 func readContaminated(path string) (map[string]bool, error) {
-	f, err := os.Open(path)
+	f, err := routellm.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	drop := map[string]bool{}
@@ -146,12 +174,12 @@ func readContaminated(path string) (map[string]bool, error) {
 			EvalPrompt string `json:"eval_prompt"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return nil, fmt.Errorf("bench: %s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		drop[rec.EvalPrompt] = true
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("bench: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return drop, nil
 }
@@ -163,9 +191,9 @@ const (
 )
 
 func readRouteLLMCSV(path string, drop map[string]bool, count TokenCounter) ([]Item, error) {
-	f, err := os.Open(path)
+	f, err := routellm.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
@@ -173,7 +201,7 @@ func readRouteLLMCSV(path string, drop map[string]bool, count TokenCounter) ([]I
 	r.FieldsPerRecord = -1
 	head, err := r.Read()
 	if err != nil {
-		return nil, fmt.Errorf("bench: %s: header: %w", path, err)
+		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
 	col := map[string]int{}
 	for i, h := range head {
@@ -183,7 +211,7 @@ func readRouteLLMCSV(path string, drop map[string]bool, count TokenCounter) ([]I
 	iw, ok2 := col[colCheap]
 	is, ok3 := col[colCapable]
 	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("bench: %s: want columns prompt, %s, %s", path, colCheap, colCapable)
+		return nil, fmt.Errorf("%s: want columns prompt, %s, %s", path, colCheap, colCapable)
 	}
 	iwr, hasW := col[colCheap+"_response"]
 	isr, hasS := col[colCapable+"_response"]
@@ -194,23 +222,26 @@ func readRouteLLMCSV(path string, drop map[string]bool, count TokenCounter) ([]I
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if len(rec) <= max(ip, iw, is) {
-			return nil, fmt.Errorf("bench: %s: short record %d fields", path, len(rec))
+			return nil, fmt.Errorf("%s: short record %d fields", path, len(rec))
 		}
 		if drop[rec[ip]] {
 			continue
 		}
 		w, err := parseBool(rec[iw])
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		s, err := parseBool(rec[is])
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		it := Item{Prompt: rec[ip], CheapCorrect: w, CapableCorrect: s}
+		if hasW && iwr < len(rec) {
+			it.CheapAnswer = rec[iwr]
+		}
 		if count != nil && hasW && hasS && iwr < len(rec) && isr < len(rec) {
 			it.CheapOutputTokens = count(rec[iwr])
 			it.CapableOutputTokens = count(rec[isr])
@@ -249,14 +280,20 @@ func readFile[T any](path string, read func(io.Reader) (T, error)) (T, string, e
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return zero, "", fmt.Errorf("bench: %w", err)
+		return zero, "", err
 	}
 	defer f.Close()
 	v, err := read(f)
 	if err != nil {
-		return zero, "", fmt.Errorf("bench: %s: %w", path, err)
+		return zero, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return v, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), nil
+	return v, NameOf(path), nil
+}
+
+// NameOf is the name of the dataset read from the file at path: its base
+// name without extension.
+func NameOf(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 // ReadJSONL reads the generic format of LoadJSONL from r.
@@ -308,11 +345,30 @@ func ReadJSONL(r io.Reader) (Dataset, error) {
 // rounded up: close to cl100k on English prose.
 func ApproxTokens(s string) int { return (len(s) + 3) / 4 }
 
-// DatasetFlags is a repeatable command-line flag collecting --dataset values.
+// DatasetFlags is a repeatable command-line flag collecting --dataset
+// jsonl:PATH values.
 type DatasetFlags []string
+
+// jsonlPrefix marks a --dataset value in the generic JSONL format.
+const jsonlPrefix = "jsonl:"
 
 // String implements flag.Value.
 func (d *DatasetFlags) String() string { return strings.Join(*d, ",") }
 
-// Set implements flag.Value.
-func (d *DatasetFlags) Set(v string) error { *d = append(*d, v); return nil }
+// Set implements flag.Value: v must be jsonl:PATH.
+func (d *DatasetFlags) Set(v string) error {
+	if path, ok := strings.CutPrefix(v, jsonlPrefix); !ok || path == "" {
+		return errors.New("want jsonl:PATH")
+	}
+	*d = append(*d, v)
+	return nil
+}
+
+// Paths returns the PATH of each jsonl:PATH value, in order.
+func (d DatasetFlags) Paths() []string {
+	paths := make([]string, len(d))
+	for i, v := range d {
+		paths[i] = strings.TrimPrefix(v, jsonlPrefix)
+	}
+	return paths
+}

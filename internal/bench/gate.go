@@ -37,16 +37,16 @@ func (p ValuePolicy) String() string {
 func ParseValuePolicy(spec string) (ValuePolicy, error) {
 	kind, amount, ok := strings.Cut(strings.TrimSpace(spec), ":")
 	if !ok {
-		return ValuePolicy{}, fmt.Errorf("bench: value policy %q: want KIND:USD (flat:USD, per-token:USD or capable-gap:USD)", spec)
+		return ValuePolicy{}, fmt.Errorf("value policy %q: want KIND:USD (flat:USD, per-token:USD or capable-gap:USD)", spec)
 	}
 	switch kind {
 	case ValueFlat, ValuePerToken, ValueCapableGap:
 	default:
-		return ValuePolicy{}, fmt.Errorf("bench: value policy %q: unknown kind %q (flat, per-token or capable-gap)", spec, kind)
+		return ValuePolicy{}, fmt.Errorf("value policy %q: unknown kind %q (flat, per-token or capable-gap)", spec, kind)
 	}
 	usd, err := strconv.ParseFloat(strings.TrimSpace(amount), 64)
 	if err != nil || math.IsNaN(usd) || math.IsInf(usd, 0) || usd <= 0 {
-		return ValuePolicy{}, fmt.Errorf("bench: value policy %q: the amount must be a finite number of USD > 0", spec)
+		return ValuePolicy{}, fmt.Errorf("value policy %q: the amount must be a finite number of USD > 0", spec)
 	}
 	return ValuePolicy{Kind: kind, USD: usd}, nil
 }
@@ -58,7 +58,7 @@ func ParseValuePolicy(spec string) (ValuePolicy, error) {
 // (leave-one-out), so no task's own labels enter its value.
 func (p ValuePolicy) Values(tasks Dataset, inTokens []int, train Dataset) ([]float64, error) {
 	if len(inTokens) != len(tasks.Items) {
-		return nil, fmt.Errorf("bench: %d token counts for %d items", len(inTokens), len(tasks.Items))
+		return nil, fmt.Errorf("%d token counts for %d items", len(inTokens), len(tasks.Items))
 	}
 	out := make([]float64, len(tasks.Items))
 	switch p.Kind {
@@ -110,7 +110,7 @@ func (p ValuePolicy) Values(tasks Dataset, inTokens []int, train Dataset) ([]flo
 			}
 		}
 	default:
-		return nil, fmt.Errorf("bench: unknown value policy %q", p.Kind)
+		return nil, fmt.Errorf("unknown value policy %q", p.Kind)
 	}
 	return out, nil
 }
@@ -198,13 +198,13 @@ type Gate struct {
 // MaxRejectRate in (0, 1] (baar.ValueGate reads 0 as "the default").
 func NewGate(cfg GateConfig) (*Gate, error) {
 	if math.IsNaN(cfg.Alpha) || math.IsInf(cfg.Alpha, 0) || cfg.Alpha <= 0 {
-		return nil, fmt.Errorf("bench: gate alpha %v: want a finite number > 0", cfg.Alpha)
+		return nil, fmt.Errorf("gate alpha %v: want a finite number > 0", cfg.Alpha)
 	}
 	if cfg.MinGated < 1 {
-		return nil, fmt.Errorf("bench: gate MinGated %d: want ≥ 1", cfg.MinGated)
+		return nil, fmt.Errorf("gate MinGated %d: want ≥ 1", cfg.MinGated)
 	}
 	if math.IsNaN(cfg.MaxRejectRate) || cfg.MaxRejectRate <= 0 || cfg.MaxRejectRate > 1 {
-		return nil, fmt.Errorf("bench: gate MaxRejectRate %v: want a number in (0, 1]", cfg.MaxRejectRate)
+		return nil, fmt.Errorf("gate MaxRejectRate %v: want a number in (0, 1]", cfg.MaxRejectRate)
 	}
 	return &Gate{cfg: cfg}, nil
 }
@@ -246,11 +246,11 @@ type GateTasks struct {
 
 func (t GateTasks) check(n int) error {
 	if len(t.Values) != n || len(t.CheapEst) != n || len(t.CapableEst) != n {
-		return fmt.Errorf("bench: gate: %d values, %d and %d estimates for %d tasks", len(t.Values), len(t.CheapEst), len(t.CapableEst), n)
+		return fmt.Errorf("gate: %d values, %d and %d estimates for %d tasks", len(t.Values), len(t.CheapEst), len(t.CapableEst), n)
 	}
 	for i, v := range t.Values {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("bench: gate: value %d is %v", i, v)
+			return fmt.Errorf("gate: value %d is %v", i, v)
 		}
 	}
 	return nil
@@ -321,7 +321,7 @@ func SimulateGate(name string, cfg GateConfig, outcomes []Outcome, routes []bool
 		return GateRow{}, ErrNoData
 	}
 	if len(routes) != n {
-		return GateRow{}, fmt.Errorf("bench: gate: %d routes for %d tasks", len(routes), n)
+		return GateRow{}, fmt.Errorf("gate: %d routes for %d tasks", len(routes), n)
 	}
 	if err := tasks.check(n); err != nil {
 		return GateRow{}, err
@@ -357,7 +357,7 @@ func SimulateGate(name string, cfg GateConfig, outcomes []Outcome, routes []bool
 			r.Downshifted++
 		case GateCheap:
 		default:
-			return GateRow{}, errors.New("bench: gate: unknown decision " + d.String())
+			return GateRow{}, errors.New("gate: unknown decision " + d.String())
 		}
 		answered++
 		if onCapable {

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 // Grade says how a live answer is graded.
@@ -81,27 +82,15 @@ const GoldMMLU = "none: RouteLLM's MMLU files hold only True/False labels per mo
 // labelled response texts (see GoldGSM8K), MMLU items are ungraded (see
 // GoldMMLU).
 func LoadRouteLLMLive(dir string) ([]LiveSet, error) {
-	gsmDrop, err := readContaminated(filepath.Join(dir, "gsm8k_contaminated_prompts.jsonl"))
+	gsmDrop, mmluDrop, files, err := routeLLMFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	mmluDrop, err := readContaminated(filepath.Join(dir, "mmlu_contaminated_prompts.jsonl"))
+	gsm, err := readGSM8KGold(filepath.Join(dir, routellm.GSM8K), gsmDrop)
 	if err != nil {
 		return nil, err
 	}
-	gsm, err := readGSM8KGold(filepath.Join(dir, "gsm8k_responses.csv"), gsmDrop)
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "mmlu", "mmlu_*.csv"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("bench: no mmlu/mmlu_*.csv files in %s", dir)
-	}
-	sort.Strings(files)
-	mmlu := LiveSet{Name: "mmlu", Gold: GoldMMLU}
+	mmlu := LiveSet{Name: MMLU, Gold: GoldMMLU}
 	for _, f := range files {
 		items, err := readRouteLLMCSV(f, mmluDrop, nil)
 		if err != nil {
@@ -115,10 +104,10 @@ func LoadRouteLLMLive(dir string) ([]LiveSet, error) {
 }
 
 func readGSM8KGold(path string, drop map[string]bool) (LiveSet, error) {
-	set := LiveSet{Name: "gsm8k", Gold: GoldGSM8K}
-	f, err := os.Open(path)
+	set := LiveSet{Name: GSM8K, Gold: GoldGSM8K}
+	f, err := routellm.Open(path)
 	if err != nil {
-		return set, fmt.Errorf("bench: %w", err)
+		return set, err
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
@@ -126,7 +115,7 @@ func readGSM8KGold(path string, drop map[string]bool) (LiveSet, error) {
 	r.FieldsPerRecord = -1
 	head, err := r.Read()
 	if err != nil {
-		return set, fmt.Errorf("bench: %s: header: %w", path, err)
+		return set, fmt.Errorf("%s: header: %w", path, err)
 	}
 	col := map[string]int{}
 	for i, h := range head {
@@ -137,7 +126,7 @@ func readGSM8KGold(path string, drop map[string]bool) (LiveSet, error) {
 	for i, n := range names {
 		j, ok := col[n]
 		if !ok {
-			return set, fmt.Errorf("bench: %s: want columns %s", path, strings.Join(names, ", "))
+			return set, fmt.Errorf("%s: want columns %s", path, strings.Join(names, ", "))
 		}
 		idx[i] = j
 	}
@@ -148,10 +137,10 @@ func readGSM8KGold(path string, drop map[string]bool) (LiveSet, error) {
 			break
 		}
 		if err != nil {
-			return set, fmt.Errorf("bench: %s: %w", path, err)
+			return set, fmt.Errorf("%s: %w", path, err)
 		}
 		if len(rec) <= max(idx[0], idx[1], idx[2], idx[3], idx[4]) {
-			return set, fmt.Errorf("bench: %s: short record %d fields", path, len(rec))
+			return set, fmt.Errorf("%s: short record %d fields", path, len(rec))
 		}
 		prompt := rec[idx[0]]
 		if drop[prompt] {
@@ -159,11 +148,11 @@ func readGSM8KGold(path string, drop map[string]bool) (LiveSet, error) {
 		}
 		w, err := parseBool(rec[idx[1]])
 		if err != nil {
-			return set, fmt.Errorf("bench: %s: %w", path, err)
+			return set, fmt.Errorf("%s: %w", path, err)
 		}
 		s, err := parseBool(rec[idx[2]])
 		if err != nil {
-			return set, fmt.Errorf("bench: %s: %w", path, err)
+			return set, fmt.Errorf("%s: %w", path, err)
 		}
 		gold, ok := GSM8KGold(rec[idx[3]], w, rec[idx[4]], s)
 		if !ok {

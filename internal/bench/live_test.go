@@ -1,13 +1,13 @@
 package bench
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 func TestParseNumber(t *testing.T) {
@@ -205,16 +205,8 @@ func TestSampleIndexes(t *testing.T) {
 }
 
 func TestLoadRouteLLMLive(t *testing.T) {
-	dir := os.Getenv("BAAR_ROUTELLM_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "routellm")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
-			t.Fatalf("RouteLLM data not found at %s and BAAR_REQUIRE_DATA=1", dir)
-		}
-		t.Skipf("RouteLLM data not found at %s: set BAAR_ROUTELLM_DATA to run this test", dir)
-	}
+	dir, err := routellm.Dir()
+	require.NoError(t, err)
 	sets, err := LoadRouteLLMLive(dir)
 	require.NoError(t, err)
 	require.Len(t, sets, 2)

@@ -29,7 +29,7 @@ type Curve struct {
 }
 
 // ErrNoData is returned for an empty sample.
-var ErrNoData = errors.New("bench: no data")
+var ErrNoData = errors.New("no data")
 
 // NewCurve builds the curve of scores (higher = capable first) over outcomes.
 func NewCurve(outcomes []Outcome, scores []float64) (*Curve, error) {
@@ -38,12 +38,12 @@ func NewCurve(outcomes []Outcome, scores []float64) (*Curve, error) {
 		return nil, ErrNoData
 	}
 	if len(scores) != n {
-		return nil, fmt.Errorf("bench: %d scores for %d outcomes", len(scores), n)
+		return nil, fmt.Errorf("%d scores for %d outcomes", len(scores), n)
 	}
 	idx := make([]int, n)
 	for i, s := range scores {
 		if math.IsNaN(s) {
-			return nil, fmt.Errorf("bench: score %d is NaN", i)
+			return nil, fmt.Errorf("score %d is NaN", i)
 		}
 		idx[i] = i
 	}
@@ -171,7 +171,7 @@ func OperatingPoint(outcomes []Outcome, scores []float64, threshold float64) (Po
 		return Point{}, ErrNoData
 	}
 	if len(scores) != len(outcomes) {
-		return Point{}, fmt.Errorf("bench: %d scores for %d outcomes", len(scores), len(outcomes))
+		return Point{}, fmt.Errorf("%d scores for %d outcomes", len(scores), len(outcomes))
 	}
 	var p Point
 	for i, o := range outcomes {

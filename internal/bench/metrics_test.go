@@ -2,13 +2,14 @@ package bench
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baarcore/baar/internal/routellm"
 )
 
 func oc(cheap, capable bool) Outcome {
@@ -150,23 +151,11 @@ func TestKeywordScore(t *testing.T) {
 	assert.LessOrEqual(t, KeywordScore(strings.Repeat("analyze explain algorithm complex why compare ", 100)), 1.0)
 }
 
-func dataDir() string {
-	if d := os.Getenv("BAAR_ROUTELLM_DATA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "data", "routellm")
-}
-
 // TestRouteLLMBaselines loads the real data and reproduces the measured
 // baselines of the shared notes (quality.md) for prompt length.
 func TestRouteLLMBaselines(t *testing.T) {
-	dir := dataDir()
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("BAAR_REQUIRE_DATA") == "1" {
-			t.Fatalf("RouteLLM data not found at %s and BAAR_REQUIRE_DATA=1 (CI must run this test)", dir)
-		}
-		t.Skipf("RouteLLM data not found at %s: set BAAR_ROUTELLM_DATA to run this test", dir)
-	}
+	dir, err := routellm.Dir()
+	require.NoError(t, err)
 	sets, err := LoadRouteLLM(dir, nil)
 	require.NoError(t, err)
 	require.Len(t, sets, 2)

@@ -28,7 +28,7 @@ var RouteLLMPrices = Prices{
 // none.
 func Outcomes(d Dataset, inTokens []int, p Prices, assumeOut int) ([]Outcome, error) {
 	if len(inTokens) != len(d.Items) {
-		return nil, fmt.Errorf("bench: %d token counts for %d items", len(inTokens), len(d.Items))
+		return nil, fmt.Errorf("%d token counts for %d items", len(inTokens), len(d.Items))
 	}
 	out := make([]Outcome, len(d.Items))
 	for i, it := range d.Items {
@@ -116,7 +116,7 @@ func Evaluate(name string, split Split, outcomes []Outcome, strategies []Strateg
 		r := Row{Strategy: s.Name}
 		if s.Scores == nil {
 			if s.Share < 0 || s.Share > 1 {
-				return nil, fmt.Errorf("bench: strategy %q: share %v outside [0,1]", s.Name, s.Share)
+				return nil, fmt.Errorf("strategy %q: share %v outside [0,1]", s.Name, s.Share)
 			}
 			r.Share = s.Share
 			r.Accuracy = t.Weak + s.Share*(t.Strong-t.Weak)
@@ -129,12 +129,12 @@ func Evaluate(name string, split Split, outcomes []Outcome, strategies []Strateg
 		} else {
 			p, err := OperatingPoint(outcomes, s.Scores, s.Threshold)
 			if err != nil {
-				return nil, fmt.Errorf("bench: strategy %q: %w", s.Name, err)
+				return nil, fmt.Errorf("strategy %q: %w", s.Name, err)
 			}
 			r.Share, r.Accuracy, r.Cost = p.Share, p.Accuracy, p.Cost
 			c, err := NewCurve(outcomes, s.Scores)
 			if err != nil {
-				return nil, fmt.Errorf("bench: strategy %q: %w", s.Name, err)
+				return nil, fmt.Errorf("strategy %q: %w", s.Name, err)
 			}
 			if !s.NoCurve {
 				r.curve = c

@@ -17,7 +17,7 @@ func CL100K() (TokenCounter, error) {
 	setLoader.Do(func() { tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader()) })
 	enc, err := tiktoken.GetEncoding("cl100k_base")
 	if err != nil {
-		return nil, fmt.Errorf("bench: cl100k_base: %w", err)
+		return nil, fmt.Errorf("cl100k_base: %w", err)
 	}
 	return func(s string) int { return len(enc.EncodeOrdinary(s)) }, nil
 }

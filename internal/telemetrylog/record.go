@@ -69,8 +69,11 @@ type Record struct {
 	// refusal, the refused amount); ReservedUSD what was held; CostUSD what
 	// the budget recorded.
 	EstimatedUSD float64 `json:"estimated_usd"`
-	ReservedUSD  float64 `json:"reserved_usd"`
-	CostUSD      float64 `json:"cost_usd"`
+	// DowngradeNeededUSD is, for a downgraded call, the capable model's worst
+	// case that the budget could not afford.
+	DowngradeNeededUSD float64 `json:"downgrade_needed_usd,omitempty"`
+	ReservedUSD        float64 `json:"reserved_usd"`
+	CostUSD            float64 `json:"cost_usd"`
 	// BudgetUSD is the cap; SpentBeforeUSD and SpentAfterUSD the cumulative
 	// settled spend at the call's start and end; RemainingUSD what was left at
 	// the end.

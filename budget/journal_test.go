@@ -9,7 +9,11 @@ import (
 )
 
 // record returns the bytes of one journal record holding es.
-func record(es ...entry) []byte { return appendRecord(nil, es) }
+// Its seq is 1: it may start a journal's records.
+func record(es ...entry) []byte { return appendRecord(nil, &chain{start: true}, es) }
+
+// testHeader is the header of the journals the tests write by hand.
+var testHeader = appendHeader(nil, header{id: journalID{1, 2, 3}})
 
 // fuzzJournal is a valid journal: reservations, settlements, an expiry and
 // a snapshot.
@@ -25,10 +29,11 @@ func fuzzJournal() []byte {
 	for _, e := range es {
 		b.apply(e)
 	}
-	data := []byte(journalMagic)
-	data = appendRecord(data, es[:2])
-	data = appendRecord(data, es[2:])
-	data = appendRecord(data, []entry{{kind: entSnapshot, snap: b.clone()}, {kind: entCancel, id: 3}})
+	data := append([]byte{}, testHeader...)
+	c := chain{start: true}
+	data = appendRecord(data, &c, es[:2])
+	data = appendRecord(data, &c, es[2:])
+	data = appendRecord(data, &c, []entry{{kind: entSnapshot, snap: b.clone()}, {kind: entCancel, id: 3}})
 	return data
 }
 
@@ -40,36 +45,41 @@ func fuzzJournal() []byte {
 func FuzzJournalDecode(f *testing.F) {
 	valid := fuzzJournal()
 	f.Add([]byte{}, false)
-	f.Add(valid[len(journalMagic):], false)
-	f.Add(valid[len(journalMagic):len(valid)-3], false)
+	f.Add(valid[journalHeader:], false)
+	f.Add(valid[journalHeader:len(valid)-3], false)
 	f.Add([]byte{5, 0, 0, 0, 1, 2, 3, 4, 1, 1}, true)
 	f.Add(make([]byte, 64), true)
 	f.Add(append(record(entry{kind: entCancel, id: 7}), 0xff, 0xff), true)
 	f.Add(record(entry{kind: entSnapshot, snap: newBook()}), true)
 	f.Fuzz(func(t *testing.T, tail []byte, afterValid bool) {
-		prefix := []byte(journalMagic)
+		prefix := testHeader
 		if afterValid {
 			prefix = valid
 		}
 		data := append(append([]byte{}, prefix...), tail...)
-		b, good, err := decodeJournal(data)
+		j, err := decodeJournal(data)
+		b, good := j.bk, j.good
 		if err != nil {
 			require.True(t, errors.Is(err, errCorrupt), "%v", err)
 			return
 		}
 		require.LessOrEqual(t, good, len(data))
 		require.GreaterOrEqual(t, good, len(prefix), "the valid prefix is kept")
-		b2, good2, err := decodeJournal(data[:good])
+		j2, err := decodeJournal(data[:good])
 		require.NoError(t, err)
-		require.Equal(t, good, good2)
+		require.Equal(t, good, j2.good)
+		require.Equal(t, j.ch, j2.ch)
+		b2 := j2.bk
 		assert.Equal(t, b.lastID, b2.lastID)
 		assert.Equal(t, b.gen, b2.gen)
 		assert.Equal(t, len(b.holds), len(b2.holds))
 		assert.Equal(t, b.unsettled(), b2.unsettled())
 		// The snapshot of what was decoded decodes to the same book.
-		snap := appendRecord([]byte(journalMagic), []entry{{kind: entSnapshot, snap: b}})
-		b3, _, err := decodeJournal(snap)
+		snap := appendRecord(append([]byte{}, testHeader...), &chain{seq: j.ch.seq, start: true}, []entry{{kind: entSnapshot, snap: b}})
+		j3, err := decodeJournal(snap)
 		require.NoError(t, err)
+		assert.Equal(t, j.ch.seq+1, j3.ch.seq, "a snapshot continues the numbering")
+		b3 := j3.bk
 		assert.Equal(t, b.unsettled(), b3.unsettled())
 		for g, w := range b.windows {
 			w3 := b3.windows[g]
@@ -82,12 +92,38 @@ func FuzzJournalDecode(f *testing.F) {
 }
 
 func TestFuzzJournalValid(t *testing.T) {
-	b, good, err := decodeJournal(fuzzJournal())
+	j, err := decodeJournal(fuzzJournal())
 	require.NoError(t, err)
-	assert.Equal(t, len(fuzzJournal()), good)
+	b := j.bk
+	assert.Equal(t, len(fuzzJournal()), j.good)
+	assert.Equal(t, uint64(3), j.ch.seq)
 	assert.Equal(t, uint64(3), b.lastID)
 	assert.Equal(t, []Reservation{{ID: 2, Amount: 2 * Dollar, Generation: 3}}, b.unsettled(), "2 expired, unsettled")
 	assert.Equal(t, counters{spent: 6 * Dollar}, b.windows[3].global, "1 committed at $4, 2 charged $2")
 	assert.Equal(t, counters{spent: 4 * Dollar}, *b.windows[3].keys["u1"])
 	assert.Equal(t, counters{}, b.windows[4].global, "3 cancelled")
+}
+
+// Records must follow each other: numbered in sequence, each naming the
+// checksum of the one before.
+func TestJournalRecordsOutOfSequence(t *testing.T) {
+	e := []entry{{kind: entCancel, id: 1}}
+	var a, b chain
+	a.start, b.start = true, true
+	data := appendRecord(nil, &a, e)
+	data = appendRecord(data, &a, e)
+	other := appendRecord(nil, &b, []entry{{kind: entCancel, id: 2}})
+	other = appendRecord(other, &b, e) // record 2 of another history
+	c := chain{start: true}
+	_, _, err := decodeRecords(append(data[:len(data)/2:len(data)/2], other[len(other)/2:]...), &c, func(entry) {})
+	assert.ErrorIs(t, err, errSpliced)
+	c = chain{start: true}
+	_, _, err = decodeRecords(append(append([]byte{}, data...), other[len(other)/2:]...), &c, func(entry) {})
+	assert.ErrorIs(t, err, errSpliced, "record 2 again")
+	c = chain{start: true}
+	good, last, err := decodeRecords(data, &c, func(entry) {})
+	require.NoError(t, err)
+	assert.Equal(t, len(data), good)
+	assert.Equal(t, len(data)/2, last)
+	assert.Equal(t, uint64(2), c.seq)
 }
