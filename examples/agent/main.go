@@ -61,7 +61,10 @@ var tasks = []task{
 var cheapMistakes = baartest.Mistakes{Rate: 0.3, Seed: 1}
 
 // verifier judges the cheap model's answers in the cascade: three samples
-// of one request (n=3, the prompt billed once) must agree.
+// of one request (n=3, the prompt billed once) must agree. Not
+// scoring.DefaultVerifier(): it judges final answers, and doubts every
+// ReAct action step (an answer with no final answer), so each would
+// escalate.
 func verifier() scoring.Verifier { return scoring.Agreement(3) }
 
 func run(ctx context.Context, w io.Writer, args []string) error {
@@ -115,13 +118,14 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	fmt.Fprintf(w, "   %d/%d right: these short tasks score below the threshold, and nothing checks the cheap answers\n", p.right, len(tasks))
 
 	// 2. The same tasks through a cascade.
-	c := &printer{w: w, log: cheapLog, cascade: true}
+	c := &printer{w: w, log: cheapLog, cascade: true, refusals: &demo.Refusals{Models: models}}
 	cascade, err := baar.New(cheap, capable, append(common, baar.WithCascade(verifier()), baar.WithReportFunc(c.report))...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n2) cascade: %s answers, verifier %s (escalate at doubt >= %.2f, the default)\n",
+	fmt.Fprintf(w, "\n2) cascade: %s answers, verifier %s (escalate at doubt >= %.2f, the default); not the default\n",
 		*cheapName, demo.VerifierName(verifier()), baar.DefaultEscalationThreshold)
+	fmt.Fprintln(w, "   verifier, which judges final answers and would doubt every action step of the agent")
 	if err := runTasks(ctx, w, cascade, c); err != nil {
 		return err
 	}
@@ -149,15 +153,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	c.w = io.Discard
 	exec := executor(cascade)
 	for i := 0; c.calls < *maxCalls; i++ {
-		before := models.Requests()
 		_, err := chains.Run(ctx, exec, fmt.Sprintf("Compute %d * %d with the calculator.", i+7, i+13))
-		var be *baar.BudgetError
-		if errors.As(err, &be) {
-			fmt.Fprintf(w, "\nrunaway loop: %d agent runs until the budget ran out\nkill-switch: %v\n", i+1, err)
-			if models.Offline {
-				fmt.Fprintf(w, "refused locally: the simulator received %d requests before the refused call and %d after; spent $%.6f of $%.4f\n",
-					before, models.Requests(), cascade.Spent(), cascade.Budget())
-			}
+		if errors.Is(err, baar.ErrBudgetExceeded) {
+			fmt.Fprintf(w, "runaway loop: %d agent runs until the budget ran out\nkill-switch: %v\n", i+1, err)
+			c.refusals.Print(w, cascade)
 			return nil
 		}
 		if err != nil {
@@ -204,10 +203,11 @@ func runTasks(ctx context.Context, w io.Writer, llm llms.Model, p *printer) erro
 
 // printer prints the calls of one router and sums them up.
 type printer struct {
-	w       io.Writer
-	log     *sampleLog
-	cascade bool
-	want    string // the current task's answer
+	refusals *demo.Refusals // the cascade's, else nil
+	w        io.Writer
+	log      *sampleLog
+	cascade  bool
+	want     string // the current task's answer
 
 	calls, escalated, right int
 	cost                    float64
@@ -216,6 +216,9 @@ type printer struct {
 func (p *printer) report(_ context.Context, r *baar.CallReport) {
 	p.calls++
 	p.cost += r.Cost
+	if p.refusals != nil {
+		p.refusals.Observe(r)
+	}
 	if r.Escalated {
 		p.escalated++
 	}

@@ -40,7 +40,7 @@ func TestRunOffline(t *testing.T) {
 
 	// The kill-switch refuses locally.
 	assert.Contains(t, rest, "kill-switch: baar: budget exceeded")
-	m := regexp.MustCompile(`received (\d+) requests before the refused call and (\d+) after`).FindStringSubmatch(rest)
+	m := regexp.MustCompile(`had received (\d+) requests when the call before ended, (\d+) when the refusal came`).FindStringSubmatch(rest)
 	require.NotNil(t, m, rest)
 	assert.Equal(t, m[1], m[2], "no provider request for the refused call")
 }

@@ -57,9 +57,9 @@ var questions = []question{
 // wrong (a false result, no answer, cut off).
 var cheapMistakes = baartest.Mistakes{Rate: 0.3, Seed: 1}
 
-// verifier judges the cheap model's answers in the cascade: three samples
-// of one request (n=3, the prompt billed once) must agree.
-func verifier() scoring.Verifier { return scoring.Agreement(3) }
+// verifier judges the cheap model's answers in the cascade: the built-in
+// verifier, offline, one answer per call.
+func verifier() scoring.Verifier { return scoring.DefaultVerifier() }
 
 func run(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("chain", flag.ContinueOnError)
@@ -113,7 +113,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	fmt.Fprintf(w, "batch done: spent $%.6f (the router's ledger: $%.6f); %d/%d arithmetic answers right\n",
 		p.spent, routed.Spent(), right, arithmetic())
 
-	c := &printer{w: w, cascade: true}
+	c := &printer{w: w, cascade: true, refusals: &demo.Refusals{Models: models}}
 	cascade, err := baar.New(cheap, capable, append(common, baar.WithCascade(verifier()), baar.WithReportFunc(c.report))...)
 	if err != nil {
 		return err
@@ -131,13 +131,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	c.w = io.Discard
 	chain := newChain(cascade)
 	for i := 0; i < 10_000; i++ {
-		before := models.Requests()
 		_, err := chains.Run(ctx, chain, questions[i%len(questions)].text)
 		if errors.Is(err, baar.ErrBudgetExceeded) {
 			fmt.Fprintf(w, "\nkill-switch after %d more calls: %v\n", i, err)
-			if models.Offline {
-				fmt.Fprintf(w, "refused locally: the simulator received %d requests before the refused call and %d after\n", before, models.Requests())
-			}
+			c.refusals.Print(w, cascade)
 			return nil
 		}
 		if err != nil {
@@ -186,6 +183,7 @@ func arithmetic() int {
 // printer prints the calls of one router as they finish (chains.Apply runs
 // them concurrently) with the running total of their costs.
 type printer struct {
+	refusals  *demo.Refusals // the cascade's, else nil
 	mu        sync.Mutex
 	w         io.Writer
 	cascade   bool
@@ -197,6 +195,9 @@ func (p *printer) report(_ context.Context, r *baar.CallReport) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.spent += r.Cost
+	if p.refusals != nil {
+		p.refusals.Observe(r)
+	}
 	if r.Escalated {
 		p.escalated++
 	}

@@ -44,7 +44,7 @@ func TestRunOffline(t *testing.T) {
 	assert.Regexp(t, `[1-9]\d* escalated; 4/4 arithmetic answers right`, cascade)
 
 	assert.Contains(t, text[k:], "kill-switch after")
-	m := regexp.MustCompile(`received (\d+) requests before the refused call and (\d+) after`).FindStringSubmatch(text[k:])
+	m := regexp.MustCompile(`had received (\d+) requests when the call before ended, (\d+) when the refusal came`).FindStringSubmatch(text[k:])
 	require.NotNil(t, m, text[k:])
 	assert.Equal(t, m[1], m[2], "no provider request for the refused call")
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/openai"
 
+	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/scoring"
 )
@@ -88,4 +90,39 @@ func VerifierName(v scoring.Verifier) string {
 		return n.Name()
 	}
 	return "custom"
+}
+
+// Refusals watches a Router's calls (call Observe from its report
+// function) to show, offline, that a call the kill-switch refused made no
+// provider request: the simulator's request count when the call before it
+// ended, and when the refusal did. Calls must not overlap the refused one.
+type Refusals struct {
+	Models *Models
+
+	mu            sync.Mutex
+	last          int64
+	before, after int64
+	seen          bool
+}
+
+// Observe records a call's end.
+func (x *Refusals) Observe(r *baar.CallReport) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := x.Models.Requests()
+	if r.Decision == baar.DecisionRejected && !x.seen {
+		x.before, x.after, x.seen = x.last, n, true
+	}
+	x.last = n
+}
+
+// Print says what the first refusal cost in provider requests, offline.
+func (x *Refusals) Print(w io.Writer, r *baar.Router) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.Models.Offline || !x.seen {
+		return
+	}
+	fmt.Fprintf(w, "refused locally: the simulator had received %d requests when the call before ended, %d when the refusal came; spent $%.6f of $%.4f\n",
+		x.before, x.after, r.Spent(), r.Budget())
 }
