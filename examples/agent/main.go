@@ -60,12 +60,10 @@ var tasks = []task{
 // are wrong (a false result, no answer, cut off, an unknown tool).
 var cheapMistakes = baartest.Mistakes{Rate: 0.3, Seed: 1}
 
-// verifier judges the cheap model's answers in the cascade: three samples
-// of one request (n=3, the prompt billed once) must agree. Not
-// scoring.DefaultVerifier(): it judges final answers, and doubts every
-// ReAct action step (an answer with no final answer), so each would
-// escalate.
-func verifier() scoring.Verifier { return scoring.Agreement(3) }
+// verifier judges the cheap model's answers in the cascade: the default
+// verifier, offline, microseconds. It checks a ReAct action step's tool
+// against the tools the prompt offers, and a final answer's arithmetic.
+func verifier() scoring.Verifier { return scoring.DefaultVerifier() }
 
 func run(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -111,7 +109,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n1) routing by prompt score, default threshold %.2f (rising with spend); budget $%.4f per router;\n", routed.Threshold(), routed.Budget())
-	fmt.Fprintf(w, "   output cap %d tokens, not the default (the model's maximum output), which a budget this small could not reserve\n", *maxOut)
+	fmt.Fprintf(w, "   output cap %d tokens (WithMaxOutputTokens; the default is %d): every call of the runaway loop below costs less\n", *maxOut, baar.DefaultMaxOutputTokens)
 	if err := runTasks(ctx, w, routed, p); err != nil {
 		return err
 	}
@@ -123,9 +121,8 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n2) cascade: %s answers, verifier %s (escalate at doubt >= %.2f, the default); not the default\n",
+	fmt.Fprintf(w, "\n2) cascade: %s answers first, verifier %s, escalate at doubt >= %.2f (the default)\n",
 		*cheapName, demo.VerifierName(verifier()), baar.DefaultEscalationThreshold)
-	fmt.Fprintln(w, "   verifier, which judges final answers and would doubt every action step of the agent")
 	if err := runTasks(ctx, w, cascade, c); err != nil {
 		return err
 	}
