@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 )
 
@@ -124,7 +125,10 @@ func (f *File) lost(what string) error {
 //
 // Ledgers open on path (in any process) adopt the new journal at their
 // next operation, as they adopt no other replacement, and start again from
-// $0; so do ledgers opened later. A ledger that had read a journal other
+// $0; so do ledgers opened later. The new journal numbers its reservations
+// from a random base, so that settling a reservation of the replaced
+// journal never touches a new one: it does nothing, as for a reservation
+// already settled. A ledger that had read a journal other
 // than the one replaced (the budget was re-created twice meanwhile) keeps
 // failing closed: reopen it.
 //
@@ -155,15 +159,28 @@ func RecreateFile(path string) error {
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return f.unavailable("reading", err)
 	}
+	// The new journal starts with a snapshot of an empty book whose
+	// reservation numbers start at a random base, so that no reservation
+	// of the lost journal (a settlement in flight, retried) has the number
+	// of one of the new.
 	h := header{id: newJournalID(), parent: parent}
-	if err := createJournal(path, h); err != nil {
+	b := newBook()
+	b.lastID = recreatedIDBase()
+	ch := chain{start: true}
+	data = appendRecord(appendHeader(nil, h), &ch, []entry{{kind: entSnapshot, snap: b}})
+	if err := writeJournal(path, data); err != nil {
 		return f.unavailable("re-creating", err)
 	}
-	if err := writeMark(lock, h.id, 0, 0); err != nil {
+	if err := writeMark(lock, h.id, ch.seq, 0); err != nil {
 		return f.unavailable("marking", err)
 	}
 	return lock.Sync()
 }
+
+// recreatedIDBase returns the number before the first reservation of a
+// re-created journal: a random multiple of 2^40 below 2^62, which leaves
+// each life of a budget 2^40 reservations of its own.
+func recreatedIDBase() uint64 { return (1 + rand.Uint64N(1<<22-1)) << 40 }
 
 // tail is the header (length and checksum) of the last record a File read
 // or wrote, and where it is. Before reading what was appended after it, a
