@@ -500,11 +500,17 @@ func (f *File) refresh() error {
 	if f.jf != nil && !f.stale {
 		if cur, err := f.jf.Stat(); err == nil && os.SameFile(fi, cur) {
 			err = f.readTail(cur.Size())
+			if err == nil {
+				err = f.heldByOthers()
+			}
 			f.saw(err)
 			return err
 		}
 	}
 	err = f.reload()
+	if err == nil {
+		err = f.heldByOthers()
+	}
 	f.saw(err)
 	return err
 }

@@ -47,15 +47,39 @@ const markSize = len(markMagic) + len(journalID{}) + 16
 // readMark reads the lock file's mark, if any: a File opening a budget
 // holds the journal to what the last process saw.
 func (f *File) readMark() {
-	var b [markSize]byte
-	if n, _ := f.lock.ReadAt(b[:], 0); n < markSize || string(b[:len(markMagic)]) != markMagic {
+	id, seq, spent, ok := lockMark(f.lock)
+	if !ok {
 		return // a lock file of format 1, or new
 	}
-	f.mark.known = true
-	copy(f.mark.id[:], b[len(markMagic):])
-	f.mark.seq = binary.LittleEndian.Uint64(b[markSize-16:])
-	f.mark.spent = Amount(min(binary.LittleEndian.Uint64(b[markSize-8:]), uint64(MaxAmount)))
-	f.mark.written.id, f.mark.written.seq = f.mark.id, f.mark.seq
+	f.mark.known, f.mark.id, f.mark.seq, f.mark.spent = true, id, seq, spent
+	f.mark.written.id, f.mark.written.seq = id, seq
+}
+
+// lockMark reads the mark in lock; ok is false when there is none.
+func lockMark(lock *os.File) (id journalID, seq uint64, spent Amount, ok bool) {
+	var b [markSize]byte
+	if n, _ := lock.ReadAt(b[:], 0); n < markSize || string(b[:len(markMagic)]) != markMagic {
+		return id, 0, 0, false
+	}
+	copy(id[:], b[len(markMagic):])
+	seq = binary.LittleEndian.Uint64(b[markSize-16:])
+	spent = Amount(min(binary.LittleEndian.Uint64(b[markSize-8:]), uint64(MaxAmount)))
+	return id, seq, spent, true
+}
+
+// heldByOthers reports errLost when the lock file's mark, written by the
+// processes sharing the journal, has seen more records of the journal just
+// read than it holds: the journal lost records this File never read (it
+// was idle meanwhile), and its own mark is behind. The File then holds the
+// journal to the lock file's mark.
+func (f *File) heldByOthers() error {
+	id, seq, spent, ok := lockMark(f.lock)
+	if !ok || id != f.hdr.id || seq <= f.ch.seq || f.hdr.legacy {
+		return nil
+	}
+	f.stale = true
+	f.mark.known, f.mark.id, f.mark.seq, f.mark.spent = true, id, seq, spent
+	return f.lost(fmt.Sprintf("was cut back to %d records (%d were seen by the processes sharing it)", f.ch.seq, seq))
 }
 
 // writeMark writes the mark m to lock.

@@ -211,3 +211,34 @@ func TestFileRecreatedDoesNotReuseIDs(t *testing.T) {
 	assert.Equal(t, r.ID+1, r2.ID)
 	assert.Equal(t, r2.ID+1, r3.ID)
 }
+
+// A journal cut back in place (same file) to more records than an idle
+// ledger read, but fewer than the others acknowledged, fails closed in the
+// idle ledger too: it holds the journal to the lock file's mark, not only
+// to its own. (It used to resume from the shorter journal, forgetting the
+// spend the others acknowledged and issuing their reservation IDs again:
+// found by budget/sim, file-lossy.)
+func TestFileIdleLedgerHoldsToOthersMark(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	busy := openFile(t, path, 10*Dollar, Limits{})
+	idle := openFile(t, path, 10*Dollar, Limits{})
+	stateOf(t, idle, ctx)
+	var cut int64
+	for i := range 3 {
+		r, err := busy.Reserve(ctx, Dollar)
+		require.NoError(t, err)
+		require.NoError(t, busy.Commit(ctx, r, Dollar))
+		if i == 0 {
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			cut = fi.Size()
+		}
+	}
+	require.NoError(t, os.Truncate(path, cut)) // $1 of the $3 spent is left
+	_, err := idle.Reserve(ctx, Dollar)
+	requireLost(t, err)
+	assert.Contains(t, err.Error(), "seen by the processes sharing it")
+	_, err = busy.State(ctx)
+	requireLost(t, err)
+}
