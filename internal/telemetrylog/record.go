@@ -25,6 +25,7 @@ const (
 	DecisionDowngraded = "downgraded"
 	DecisionRejected   = "rejected"
 	DecisionFailover   = "failover"
+	DecisionEscalated  = "escalated"
 )
 
 // OperationEmbeddings is the Record.Operation of an embeddings call.
