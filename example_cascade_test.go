@@ -3,6 +3,7 @@ package baar_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
@@ -21,25 +22,27 @@ func ExampleWithCascade() {
 	cheapModel := &baartest.Model{Name: "gpt-4o-mini", Responder: func(req *baartest.ChatRequest) baartest.Reply {
 		return baartest.Reply{Content: answers[req.Messages[len(req.Messages)-1].Content]}
 	}}
+	capableModel := &baartest.Model{Name: "gpt-4o"}
 	cheap := baar.Tier{Model: cheapModel, Name: "gpt-4o-mini", Provider: "openai"}
-	capable := baar.Tier{Model: &baartest.Model{Name: "gpt-4o"}, Name: "gpt-4o", Provider: "openai"}
+	capable := baar.Tier{Model: capableModel, Name: "gpt-4o", Provider: "openai"}
 
 	router, err := baar.New(cheap, capable,
 		baar.WithCascade(scoring.DefaultVerifier()), // the cheap model answers first
-		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) {
-			fmt.Printf("%s, answered by %s\n", r.Decision, r.Model)
-		}),
 	)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	for _, q := range []string{"What do 3 pens at $4 each cost?", "What do 7 pens at $6 each cost?"} {
-		if _, err := router.Call(context.Background(), q); err != nil {
+		answer, err := router.Call(context.Background(), q)
+		if err != nil {
 			fmt.Println(err)
+			return
 		}
+		first, _, _ := strings.Cut(answer, "\n")
+		fmt.Printf("%s -> %.28s (capable calls: %d)\n", q, first, capableModel.Calls())
 	}
 	// Output:
-	// cheap, answered by gpt-4o-mini
-	// escalated, answered by gpt-4o
+	// What do 3 pens at $4 each cost? -> 3 * 4 = 12 (capable calls: 0)
+	// What do 7 pens at $6 each cost? -> Simulated answer from gpt-4o (capable calls: 1)
 }
