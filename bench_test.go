@@ -9,6 +9,7 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
+	"github.com/baarcore/baar/scoring"
 )
 
 // prompt2KB is a 2 KB English prompt of the kind an agent sends.
@@ -130,5 +131,91 @@ func BenchmarkRouterGuarded(b *testing.B) {
 		if _, err := r.GenerateContent(ctx, msgs); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// question and answer2KB are a word problem and a 2 KB worked answer (the
+// same as scoring's BenchmarkDefaultVerifier2KB).
+const question = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"
+
+var answer2KB = func() string {
+	var b strings.Builder
+	steps := []string{
+		"Janet's ducks lay 16 eggs per day, and she eats 3 for breakfast, so 16 - 3 = <<16-3=13>>13 eggs remain.\n",
+		"She bakes muffins with 4, so she has 13 - 4 = 9 eggs left to sell.\n",
+		"Each egg sells for $2, so she makes 9 × $2 = $18 every day at the market.\n",
+		"Over a week that is 18 * 7 = 126 dollars, roughly $1,250 over ten weeks.\n",
+	}
+	for b.Len() < 2048-16 {
+		for _, s := range steps {
+			b.WriteString(s)
+		}
+	}
+	return b.String()[:2048-10] + "\n#### 18\n"
+}()
+
+// fixedAnswer answers every call with the same text and honest usage.
+type fixedAnswer struct{ text string }
+
+func (m fixedAnswer) GenerateContent(context.Context, []llms.MessageContent, ...llms.CallOption) (*llms.ContentResponse, error) {
+	return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: m.text, StopReason: "stop",
+		GenerationInfo: map[string]any{"PromptTokens": 500, "CompletionTokens": 500, "TotalTokens": 1000}}}}, nil
+}
+
+func (m fixedAnswer) Call(ctx context.Context, p string, o ...llms.CallOption) (string, error) {
+	return llms.GenerateFromSinglePrompt(ctx, m, p, o...)
+}
+
+// BenchmarkCascade compares, in one run, a routed call and a cascaded call
+// whose cheap 2 KB answer the default verifier judges and accepts, over the same fake
+// model: the difference is what a cascade adds to a call it does not
+// escalate (the verifier's time, about BenchmarkDefaultVerifier2KB in
+// scoring).
+//
+//	go test -run '^$' -bench 'Cascade' -benchmem .
+func BenchmarkCascade(b *testing.B) {
+	model := fixedAnswer{text: answer2KB}
+	msgs := []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, question)}
+	b.Run("verifier-alone", func(b *testing.B) {
+		v := scoring.DefaultVerifier()
+		req := scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: question}}}
+		a := []scoring.Answer{{Text: answer2KB, FinishReason: "stop"}}
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, req, a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		opts []baar.Option
+	}{
+		{"route", nil},
+		// Never escalated, whatever the doubt: the cost of sampling and
+		// verifying alone.
+		{"cascade-not-escalated", []baar.Option{baar.WithCascade(scoring.DefaultVerifier()), baar.WithEscalationThreshold(1)}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			hook := func(_ context.Context, rep *baar.CallReport) {
+				if rep.Escalated {
+					b.Fatal("escalated")
+				}
+			}
+			r, err := baar.New(baar.Tier{Model: model, Name: "gpt-4o-mini"}, baar.Tier{Model: model, Name: "gpt-4o"},
+				append([]baar.Option{baar.WithBudget(1e9), baar.WithMaxOutputTokens(1024), baar.WithReportFunc(hook),
+					baar.WithScorer(scoring.ScorerFunc(func(context.Context, scoring.Request) (float64, error) { return 0, nil }))}, tc.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.GenerateContent(ctx, msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -284,17 +284,9 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	}
 
 	// Score.
-	score, serr := r.scorer.Score(ctx, in.Request)
-	if serr == nil && math.IsNaN(score) {
-		serr = errors.New("scorer returned NaN")
+	if err := r.score(ctx, rep, in); err != nil {
+		return nil, err
 	}
-	if serr != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		rep.ScoreErr, score = serr, math.NaN()
-	}
-	rep.Score, in.Score = score, score
 
 	// Decide.
 	st, err := r.ledger.State(ctx)
@@ -353,6 +345,24 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	rep.Decision = DecisionFailover
 	h.a.Step = StepFailover
 	return r.attempt(ctx, rep, in, h)
+}
+
+// score rates the request. A scorer that fails (or returns NaN) does not fail
+// the call: its score is NaN, which no threshold reaches, and the error is
+// reported; only the caller's own cancellation ends the call.
+func (r *Router) score(ctx context.Context, rep *CallReport, in *RouteInput) error {
+	score, err := r.scorer.Score(ctx, in.Request)
+	if err == nil && math.IsNaN(score) {
+		err = errors.New("scorer returned NaN")
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rep.ScoreErr, score = err, math.NaN()
+	}
+	rep.Score, in.Score = score, score
+	return nil
 }
 
 // failsOver reports whether a failed capable attempt is tried again on the

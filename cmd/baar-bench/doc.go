@@ -3,6 +3,8 @@
 // # Usage
 //
 //	go run ./cmd/baar-bench [--data DIR] [--cross] [--cv K] [--json] [--plot curves.svg] [--scores-out scores.jsonl]
+//	    [--strategy route|cascade|hybrid|all] [--verifier default,agreement,agreement-K]
+//	    [--hybrid-bar 0.95] [--escalation-threshold 0.5]
 //	    [--value-policy SPEC [--alpha A | --auto-calibrate-alpha [--target-reject-rate R] [--alpha-source percentile|median]]
 //	     [--max-reject-rate M] [--min-gated N]]
 //
@@ -15,9 +17,32 @@
 // directory). --dataset jsonl:PATH (repeatable) reads the generic
 // format, one JSON object a line:
 //
-//	{"prompt": "...", "cheap_correct": true, "capable_correct": false, "cheap_output_tokens": 120, "capable_output_tokens": 200}
+//	{"prompt": "...", "cheap_correct": true, "capable_correct": false, "cheap_output_tokens": 120, "capable_output_tokens": 200,
+//	 "cheap_answer": "...", "cheap_answers": ["...", "..."], "cheap_answers_correct": [true, false]}
 //
-// with the token fields optional (both or neither).
+// with the token fields optional (both or neither), and the answer fields
+// optional (see bench.LoadJSONL): cheap_answer is the answer cheap_correct
+// labels, cheap_answers independent samples for agreement.
+//
+// Strategies: --strategy route (default) measures prompt-only routing, the
+// rows below; cascade measures the cheap model answering every prompt and
+// each --verifier's doubt escalating it (default: scoring.DefaultVerifier;
+// agreement: scoring.Agreement over the data's cheap_answers, the majority's
+// answer graded by cheap_answers_correct when given), the cost counting every
+// cheap call (the prompt once a sample, the answer's output tokens counted
+// from its text) plus every escalation, its operating point at
+// --escalation-threshold (default 0.5, the Router's); hybrid sends prompts
+// whose scoring.Default() score is ≥ --hybrid-bar (default 0.95) straight to
+// the capable model and cascades the rest, and prints a sweep of bars, each
+// against the plain cascade's accuracy at the same cost; all prints the three
+// side by side. A dataset without the answers a verifier reads (RouteLLM's
+// MMLU: no answer text; agreement: fewer than two cheap_answers) prints the
+// strategy as not measurable, never a figure. --cv K also cross-validates
+// scoring.TrainVerifier on folds of each dataset's train split (cascade,
+// hybrid, all); --plot draws the cascade curves dashed beside the routing
+// ones; --scores-out writes each cascade's doubts with "strategy":
+// "cascade/VERIFIER". The synthetic testdata/cascade/arith.jsonl (go run
+// ./internal/bench/gen) has simulated cheap answers in other answer styles.
 //
 // Split: --split test (default) evaluates the fixed test split, the prompts
 // whose FNV-1a 32-bit hash of the UTF-8 text is 0 mod 5; train and all are
@@ -52,7 +77,8 @@
 // Output: tables on stdout (--json for a JSON document), a progress bar on
 // stderr (--quiet to hide it), --plot FILE.svg for the cost–quality curves,
 // --scores-out FILE for {"dataset","prompt","score"} lines of
-// scoring.Default(). The whole run takes a few seconds.
+// scoring.Default() (and of the cascades' doubts, see Strategies). The whole
+// run takes a few seconds.
 //
 // # Value gate
 //

@@ -79,7 +79,8 @@ func (l *liveFlags) register(fs *flag.FlagSet) {
 var liveOnly = []string{"simulate", "n", "seed", "budget", "provider", "cheap-price", "capable-price", "share", "max-output-tokens", "timeout", "only"}
 
 // offlineOnly lists the flags of the offline benchmark that --live does not use.
-var offlineOnly = []string{"cross", "plot", "scores-out", "value-policy", "assume-output-tokens", "approx-tokens"}
+var offlineOnly = []string{"cross", "plot", "scores-out", "value-policy", "assume-output-tokens", "approx-tokens",
+	"strategy", "verifier", "hybrid-bar", "escalation-threshold"}
 
 func (l *liveFlags) validate(fs *flag.FlagSet) error {
 	set := map[string]bool{}

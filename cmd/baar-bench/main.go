@@ -36,6 +36,7 @@ type config struct {
 	plot         string
 	scoresOut    string
 	quiet        bool
+	casc         cascadeFlags
 	gate         *gateFlags // nil without --value-policy
 	live         *liveFlags // nil without --live
 
@@ -62,8 +63,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.approx, "approx-tokens", false, "count tokens as bytes/4 instead of with cl100k_base")
 	fs.BoolVar(&c.jsonOut, "json", false, "print JSON instead of tables")
 	fs.StringVar(&c.plot, "plot", "", "write the cost–quality curves to this SVG file")
-	fs.StringVar(&c.scoresOut, "scores-out", "", `write {"dataset","prompt","score"} JSON lines of scoring.Default() to this file`)
+	fs.StringVar(&c.scoresOut, "scores-out", "", `write {"dataset","prompt","score"} JSON lines to this file: scoring.Default()'s scores (route, hybrid) and each cascade's doubts (cascade, hybrid; with "strategy": "cascade/VERIFIER"); higher = capable first`)
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar")
+	c.casc.register(fs)
 	g := &gateFlags{}
 	g.register(fs)
 	l := &liveFlags{}
@@ -76,6 +78,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		c.defaultData(),
 		cli.AtLeast("assume-output-tokens", c.assumeOut, 0),
 		c.validateCV(),
+		c.casc.validate(),
 		cli.OutputFile("plot", c.plot),
 		cli.OutputFile("scores-out", c.scoresOut),
 		g.validate(fs),
@@ -84,6 +87,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	if g.spec != "" {
+		if !c.casc.routes() {
+			return nil, cli.Usagef("--value-policy gates the router's rows: it needs --strategy route or all")
+		}
 		c.gate = g
 	}
 	if l.enabled {
@@ -195,10 +201,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if c.cv != 0 {
+	if c.cv != 0 && c.casc.routes() {
 		if res.CV, err = crossValidate(ctx, sets, c.cv, prog); err != nil {
 			return err
 		}
+	}
+	if c.cv != 0 && (c.casc.cascades() || c.casc.hybrids()) {
+		cv, err := crossValidateVerifier(ctx, c, sets, prices, count, prog)
+		if err != nil {
+			return err
+		}
+		res.CV = append(res.CV, cv...)
 	}
 	prog.done()
 	res.Seconds = time.Since(start).Seconds()
@@ -250,10 +263,14 @@ func loadData(c *config) ([]bench.Dataset, error) {
 	return appendJSONL(sets, c.datasets, bench.LoadJSONL)
 }
 
+// scoreLine is one line of --scores-out. Strategy is empty for the
+// router's scores (scoring.Default()), "cascade/VERIFIER" for a cascade's
+// doubts.
 type scoreLine struct {
-	Dataset string  `json:"dataset"`
-	Prompt  string  `json:"prompt"`
-	Score   float64 `json:"score"`
+	Dataset  string  `json:"dataset"`
+	Strategy string  `json:"strategy,omitempty"`
+	Prompt   string  `json:"prompt"`
+	Score    float64 `json:"score"`
 }
 
 // scoreAll scores prompts with s.
@@ -313,28 +330,22 @@ func evaluate(ctx context.Context, c *config, d bench.Dataset, prices bench.Pric
 	if len(train.Items) == 0 {
 		return nil, nil, errors.New("no train split to calibrate on")
 	}
-	lengthTrain := mapScores(train.Items, bench.LengthScore)
-	lt, err := scoring.ThresholdForShare(lengthTrain, 0.2)
-	if err != nil {
-		return nil, nil, err
-	}
-	strategies = append(strategies,
-		bench.Strategy{Name: "prompt length (20% on train)", Scores: mapScores(eval.Items, bench.LengthScore), Threshold: lt},
-		bench.Strategy{Name: "Baar-Core 0.2.5 keywords (0.80)", Scores: mapScores(eval.Items, bench.KeywordScore), Threshold: bench.KeywordThreshold},
-		bench.Strategy{Name: "scoring.Default() (0.80)", Scores: evalScores, Threshold: scoring.DefaultThreshold},
-	)
-	trainScores, err := scoreAll(ctx, def, train.Items, prog, d.Name+": calibrating")
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, share := range routerShares {
-		t, err := scoring.ThresholdForShare(trainScores, share)
-		if err != nil {
+	var trainScores []float64
+	if c.casc.routes() {
+		var route []bench.Strategy
+		if route, trainScores, err = routeStrategies(ctx, def, train, eval, evalScores, prog, d.Name); err != nil {
 			return nil, nil, err
 		}
-		strategies = append(strategies, bench.Strategy{
-			Name: fmt.Sprintf("router @ %d%% (train-calibrated)", int(share*100+0.5)), Scores: evalScores, Threshold: t, NoCurve: true,
-		})
+		strategies = append(strategies, route...)
+	}
+	var casc *cascadeSection
+	if c.casc.cascades() || c.casc.hybrids() {
+		prog.set(d.Name+": cascade", 0, 1)
+		e := evalData{set: eval, outcomes: outcomes, tokens: tokens, promptDflt: evalScores}
+		if casc, err = cascadeStrategies(ctx, &c.casc, e, prices, count, c.scoresOut != ""); err != nil {
+			return nil, nil, err
+		}
+		strategies = append(strategies, casc.strategies...)
 	}
 	strategies = append(strategies, bench.Strategy{Name: "oracle", Scores: bench.Oracle(outcomes), Threshold: 1})
 	var gated []gatedStrategy
@@ -360,12 +371,49 @@ func evaluate(ctx context.Context, c *config, d bench.Dataset, prices bench.Pric
 		t.OutputTokens = fmt.Sprintf("assumed %d per answer", c.assumeOut)
 	}
 	var lines []scoreLine
-	if c.scoresOut != "" {
+	if casc != nil {
+		t.NotMeasurable, t.Notes, t.HybridBars = casc.notMeasurable, casc.notes, casc.bars
+	}
+	if c.scoresOut != "" && (c.casc.routes() || c.casc.hybrids()) {
 		for i, it := range eval.Items {
 			lines = append(lines, scoreLine{Dataset: d.Name, Prompt: it.Prompt, Score: evalScores[i]})
 		}
 	}
+	if casc != nil {
+		lines = append(lines, casc.lines...)
+	}
 	return t, lines, nil
+}
+
+// routeStrategies are the prompt-only rows: prompt length and the keyword
+// baseline, scoring.Default() at its threshold and the router at the
+// train-calibrated shares. It returns them and Default's scores of the
+// train split.
+func routeStrategies(ctx context.Context, def scoring.Scorer, train, eval bench.Dataset, evalScores []float64, prog *progress, name string) ([]bench.Strategy, []float64, error) {
+	lengthTrain := mapScores(train.Items, bench.LengthScore)
+	lt, err := scoring.ThresholdForShare(lengthTrain, 0.2)
+	if err != nil {
+		return nil, nil, err
+	}
+	strategies := []bench.Strategy{
+		{Name: "prompt length (20% on train)", Scores: mapScores(eval.Items, bench.LengthScore), Threshold: lt},
+		{Name: "Baar-Core 0.2.5 keywords (0.80)", Scores: mapScores(eval.Items, bench.KeywordScore), Threshold: bench.KeywordThreshold},
+		{Name: "scoring.Default() (0.80)", Scores: evalScores, Threshold: scoring.DefaultThreshold},
+	}
+	trainScores, err := scoreAll(ctx, def, train.Items, prog, name+": calibrating")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, share := range routerShares {
+		t, err := scoring.ThresholdForShare(trainScores, share)
+		if err != nil {
+			return nil, nil, err
+		}
+		strategies = append(strategies, bench.Strategy{
+			Name: fmt.Sprintf("router @ %d%% (train-calibrated)", int(share*100+0.5)), Scores: evalScores, Threshold: t, NoCurve: true,
+		})
+	}
+	return strategies, trainScores, nil
 }
 
 func writeScores(path string, lines []scoreLine) error {

@@ -102,10 +102,10 @@ func TestBenchRouteLLM(t *testing.T) {
 	out := stdout.String()
 	assert.Contains(t, out, "gsm8k, test split (n=241)")
 	assert.Contains(t, out, "mmlu, test split (n=2783)")
-	assert.Regexp(t, `prompt length \(20% on train\).*0\.551\s+41\.9%\s+76\.8%`, out)
+	assert.Regexp(t, `prompt length \(20% on train\).*0\.551\s+41\.9%\s+53\.1%\s+76\.8%`, out)
 	// The cross-validated figures the README quotes.
-	assert.Regexp(t, `gsm8k\s+1066\s+0\.533 ± 0\.066\s+46\.4% ± 8\.5%`, out)
-	assert.Regexp(t, `mmlu\s+11254\s+0\.654 ± 0\.016\s+26\.8% ± 1\.7%`, out)
+	assert.Regexp(t, `gsm8k\s+route\s+1066\s+0\.533 ± 0\.066\s+46\.4% ± 8\.5%`, out)
+	assert.Regexp(t, `mmlu\s+route\s+11254\s+0\.654 ± 0\.016\s+26\.8% ± 1\.7%`, out)
 }
 
 func TestBenchCrossValidation(t *testing.T) {
@@ -148,7 +148,7 @@ func TestBenchCrossValidation(t *testing.T) {
 
 	stdout.Reset()
 	require.NoError(t, run(context.Background(), []string{"--dataset", "jsonl:" + a, "--approx-tokens", "--quiet", "--cv", "3"}, &stdout, &stderr))
-	assert.Contains(t, stdout.String(), "Cross-validation of the training pipeline (3 folds")
+	assert.Contains(t, stdout.String(), "Cross-validation of the training pipelines (3 folds")
 	assert.Error(t, run(context.Background(), []string{"--dataset", "jsonl:" + a, "--approx-tokens", "--cv", "1"}, &stdout, &stderr))
 }
 

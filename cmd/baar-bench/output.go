@@ -107,21 +107,23 @@ func printResults(w io.Writer, res *results) {
 	fmt.Fprintf(w, "Prices (USD per 1M tokens, input/output): cheap %s %.4g/%.4g, capable %s %.4g/%.4g. Input tokens: %s of the prompt.\n",
 		p.CheapModel, p.CheapIn, p.CheapOut, p.CapableModel, p.CapableIn, p.CapableOut, res.Tokenizer)
 	fmt.Fprintln(w, "Thresholds of the length and router rows are calibrated on each dataset's TRAIN split; figures are on the split shown.")
-	fmt.Fprintln(w, "APGR, CPT: RouteLLM's metrics (ties in expectation). Saving@95%: cost saving vs always-capable at the cheapest point reaching 95% of capable accuracy.")
+	fmt.Fprintln(w, "APGR, CPT: RouteLLM's metrics (ties in expectation). cost@CPT50: cost vs always-capable at CPT(50%). Saving@95%: cost saving vs always-capable at the cheapest point reaching 95% of capable accuracy.")
+	fmt.Fprintln(w, "A cascade's cost counts every cheap call (answer tokens counted from its text) plus every escalation; its capable share is the share escalated.")
 	for _, t := range res.Tables {
 		fmt.Fprintf(w, "\n%s, %s split (n=%d): cheap accuracy %.2f%%, capable %.2f%%; output tokens %s\n",
 			t.Dataset, t.Split, t.N, 100*t.Weak, 100*t.Strong, t.OutputTokens)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "strategy\tcapable\taccuracy\tcost $\tvs capable\tAPGR\tCPT(50%)\tCPT(80%)\tsaving@95%\t")
+		fmt.Fprintln(tw, "strategy\tcapable\taccuracy\tcost $\tvs capable\tAPGR\tCPT(50%)\tcost@CPT50\tCPT(80%)\tsaving@95%\t")
 		for _, r := range t.Rows {
-			apgr, c50, c80, s95 := "", "", "", ""
+			apgr, c50, k50, c80, s95 := "", "", "", "", ""
 			if r.HasCurve {
-				apgr, c50, c80, s95 = num(r.APGR), pct(r.CPT50), pct(r.CPT80), pct(r.Saving95)
+				apgr, c50, k50, c80, s95 = num(r.APGR), pct(r.CPT50), pct(r.Cost50), pct(r.CPT80), pct(r.Saving95)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.4f\t%s\t%s\t%s\t%s\t%s\t\n", r.Strategy, pct(r.Share), 100*r.Accuracy,
-				r.Cost, pct(r.CostVsCapable), apgr, c50, c80, s95)
+			fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.4f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Strategy, pct(r.Share), 100*r.Accuracy,
+				r.Cost, pct(r.CostVsCapable), apgr, c50, k50, c80, s95)
 		}
 		tw.Flush()
+		printCascadeNotes(w, t)
 		if t.ValueGate != nil {
 			printGate(w, t)
 		}

@@ -12,9 +12,12 @@ import (
 )
 
 // writePlot writes one cost–quality panel per table to path as SVG: x is the
-// cost as a share of always-capable, y the accuracy; each scorer's curve,
-// random as the straight line, always-cheap / always-capable / the router's
-// operating points as markers, the oracle dashed.
+// cost as a share of always-capable, y the accuracy; each scorer's curve
+// (routing solid, cascades and hybrids dashed, side by side on the same
+// axes: a cascade's curve runs past 100% where it escalates everything,
+// having paid every cheap call), random as the straight line, always-cheap /
+// always-capable / the router's and the cascades' operating points as
+// markers, the oracle dashed black.
 func writePlot(path string, tables []*bench.Table) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -45,7 +48,19 @@ func plotSVG(w io.Writer, tables []*bench.Table) error {
 			hi = math.Max(hi, a)
 		}
 		hi += 0.02
-		sx := func(c float64) float64 { return x0 + (x1-x0)*c }
+		rel := func(cost float64) float64 {
+			if t.CapableCost == 0 {
+				return 0
+			}
+			return cost / t.CapableCost
+		}
+		xmax := 1.0
+		for _, r := range t.Rows {
+			if c := r.Curve(); c != nil {
+				xmax = math.Max(xmax, rel(c.Cost[len(c.Cost)-1]))
+			}
+		}
+		sx := func(c float64) float64 { return x0 + (x1-x0)*c/xmax }
 		sy := func(a float64) float64 { return y1 - (y1-y0)*(a-lo)/(hi-lo) }
 		fmt.Fprintf(&b, `<text x="%.1f" y="20" font-size="14" font-weight="bold">%s (%s split, n=%d)</text>`+"\n", x0, html.EscapeString(t.Dataset), t.Split, t.N)
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#444"/>`+"\n", x0, y0, x1-x0, y1-y0)
@@ -59,12 +74,6 @@ func plotSVG(w io.Writer, tables []*bench.Table) error {
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">cost vs always-capable</text>`+"\n", (x0+x1)/2, y1+32)
 		fmt.Fprintf(&b, `<text transform="translate(%.1f,%.1f) rotate(-90)" text-anchor="middle">accuracy</text>`+"\n", ox+14, (y0+y1)/2)
-		rel := func(cost float64) float64 {
-			if t.CapableCost == 0 {
-				return 0
-			}
-			return cost / t.CapableCost
-		}
 		// Random: the straight line between the two fixed points.
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="2,3"/>`+"\n",
 			sx(rel(t.CheapCost)), sy(t.Weak), sx(1), sy(t.Strong))
@@ -76,9 +85,13 @@ func plotSVG(w io.Writer, tables []*bench.Table) error {
 				continue
 			}
 			color, dash := palette[ci%len(palette)], ""
-			if r.Strategy == "oracle" {
+			switch {
+			case r.Strategy == "oracle":
 				color, dash = "#000", "6,4"
-			} else {
+			case isCascade(r.Strategy):
+				dash = "5,2"
+				ci++
+			default:
 				ci++
 			}
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" stroke-dasharray="%s" points="`, color, dash)
@@ -97,6 +110,8 @@ func plotSVG(w io.Writer, tables []*bench.Table) error {
 				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5" fill="#000"/><text x="%.1f" y="%.1f">always-cheap</text>`+"\n", x, y, x+8, y+4)
 			case r.Strategy == "always-capable":
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="10" height="10" fill="#000"/><text x="%.1f" y="%.1f" text-anchor="end">always-capable</text>`+"\n", x-5, y-5, x-8, y-8)
+			case isCascade(r.Strategy):
+				fmt.Fprintf(&b, `<path d="M%.1f,%.1f l5,8 h-10 z" fill="none" stroke="#000" stroke-width="1.2"><title>%s</title></path>`+"\n", x, y-5, html.EscapeString(r.Strategy))
 			case strings.HasPrefix(r.Strategy, "router @"):
 				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="none" stroke="#d62728" stroke-width="1.5"><title>%s</title></circle>`+"\n", x, y, html.EscapeString(r.Strategy))
 			}
@@ -107,9 +122,14 @@ func plotSVG(w io.Writer, tables []*bench.Table) error {
 				x0, ly, x0+25, ly, l.color, l.dash, x0+30, ly+4, html.EscapeString(l.name))
 		}
 		ly := y1 + 50 + float64(len(legend))*15
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="none" stroke="#d62728" stroke-width="1.5"/><text x="%.1f" y="%.1f">router at train-calibrated shares 10/20/30/50%%</text>`+"\n", x0+12, ly, x0+30, ly+4)
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="none" stroke="#d62728" stroke-width="1.5"/><text x="%.1f" y="%.1f">router at train-calibrated shares 10/20/30/50%%; triangle: a cascade at its escalation threshold</text>`+"\n", x0+12, ly, x0+30, ly+4)
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// isCascade reports whether a row is a cascade's or a hybrid's.
+func isCascade(strategy string) bool {
+	return strings.HasPrefix(strategy, "cascade, ") || strings.HasPrefix(strategy, "hybrid, ")
 }

@@ -28,8 +28,16 @@ type Item struct {
 	CheapOutputTokens   int
 	CapableOutputTokens int
 	// CheapAnswer is the cheap model's answer text, when the source has it
-	// (RouteLLM's GSM8K file).
+	// (RouteLLM's GSM8K file, a JSONL cheap_answer): the answer CheapCorrect
+	// labels.
 	CheapAnswer string
+	// CheapAnswers are independent answers of the cheap model sampled for
+	// the prompt (a JSONL cheap_answers), as a self-consistency verifier
+	// (scoring.Agreement) sees them; nil when the source has none.
+	CheapAnswers []string
+	// CheapAnswersCorrect labels each of CheapAnswers, when the source has
+	// the labels; nil otherwise.
+	CheapAnswersCorrect []bool
 }
 
 // Dataset is a named set of labelled prompts.
@@ -264,10 +272,18 @@ func parseBool(s string) (bool, error) {
 // LoadJSONL reads the generic format: one JSON object a line,
 //
 //	{"prompt": "...", "cheap_correct": true, "capable_correct": false,
-//	 "cheap_output_tokens": 120, "capable_output_tokens": 200}
+//	 "cheap_output_tokens": 120, "capable_output_tokens": 200,
+//	 "cheap_answer": "...", "cheap_answers": ["...", "..."],
+//	 "cheap_answers_correct": [true, false]}
 //
-// where the token fields are optional (both or neither). Blank lines are
-// skipped. The dataset is named after the file.
+// where all but the first three fields are optional: the token fields both
+// or neither; cheap_answer is the cheap model's answer that cheap_correct
+// labels (a cascade's verifier judges it); cheap_answers are independent
+// answers sampled for the prompt (a self-consistency verifier compares them),
+// with cheap_answers_correct, when given, labelling each (same length).
+// Without cheap_answer the first of cheap_answers is the labelled answer, and
+// its label in cheap_answers_correct must then equal cheap_correct. Blank
+// lines are skipped. The dataset is named after the file.
 func LoadJSONL(path string) (Dataset, error) {
 	d, name, err := readFile(path, ReadJSONL)
 	d.Name = name
@@ -306,11 +322,14 @@ func ReadJSONL(r io.Reader) (Dataset, error) {
 			continue
 		}
 		var rec struct {
-			Prompt              *string `json:"prompt"`
-			CheapCorrect        *bool   `json:"cheap_correct"`
-			CapableCorrect      *bool   `json:"capable_correct"`
-			CheapOutputTokens   *int    `json:"cheap_output_tokens"`
-			CapableOutputTokens *int    `json:"capable_output_tokens"`
+			Prompt              *string  `json:"prompt"`
+			CheapCorrect        *bool    `json:"cheap_correct"`
+			CapableCorrect      *bool    `json:"capable_correct"`
+			CheapOutputTokens   *int     `json:"cheap_output_tokens"`
+			CapableOutputTokens *int     `json:"capable_output_tokens"`
+			CheapAnswer         *string  `json:"cheap_answer"`
+			CheapAnswers        []string `json:"cheap_answers"`
+			CheapAnswersCorrect []bool   `json:"cheap_answers_correct"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return Dataset{}, fmt.Errorf("line %d: %w", line, err)
@@ -330,6 +349,9 @@ func ReadJSONL(r io.Reader) (Dataset, error) {
 		} else {
 			d.OutputTokensKnown = false
 		}
+		if err := it.setAnswers(rec.CheapAnswer, rec.CheapAnswers, rec.CheapAnswersCorrect); err != nil {
+			return Dataset{}, fmt.Errorf("line %d: %w", line, err)
+		}
 		d.Items = append(d.Items, it)
 	}
 	if err := sc.Err(); err != nil {
@@ -339,6 +361,26 @@ func ReadJSONL(r io.Reader) (Dataset, error) {
 		return Dataset{}, ErrNoData
 	}
 	return d, nil
+}
+
+// setAnswers sets the cheap answers of it from a JSONL record's fields.
+func (it *Item) setAnswers(answer *string, answers []string, correct []bool) error {
+	if correct != nil && len(correct) != len(answers) {
+		return fmt.Errorf("%d cheap_answers_correct for %d cheap_answers", len(correct), len(answers))
+	}
+	if len(answers) > 0 {
+		it.CheapAnswers, it.CheapAnswersCorrect = answers, correct
+	}
+	switch {
+	case answer != nil:
+		it.CheapAnswer = *answer
+	case len(answers) > 0:
+		it.CheapAnswer = answers[0]
+		if correct != nil && correct[0] != it.CheapCorrect {
+			return errors.New("cheap_correct labels the first of cheap_answers (there is no cheap_answer), but cheap_answers_correct[0] differs")
+		}
+	}
+	return nil
 }
 
 // ApproxTokens approximates a token count as one token per four bytes,

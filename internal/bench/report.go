@@ -60,6 +60,10 @@ type Strategy struct {
 	Share float64
 	// NoCurve hides the curve metrics (rows that share another row's curve).
 	NoCurve bool
+	// Outcomes, when non-nil, price and label the strategy's prompts in
+	// place of the table's (a cascade's: see CascadeOutcomes, RunCascade,
+	// Hybrid); the table's always-capable cost stays the reference.
+	Outcomes []Outcome
 }
 
 // Row is one line of a results table.
@@ -74,7 +78,9 @@ type Row struct {
 	CPT50         float64 `json:"cpt50,omitempty"`
 	CPT80         float64 `json:"cpt80,omitempty"`
 	Saving95      float64 `json:"saving_at_95pct_quality,omitempty"`
-	curve         *Curve
+	// Cost50 is the cost at CPT(50%) against always-capable.
+	Cost50 float64 `json:"cost_at_cpt50_vs_capable,omitempty"`
+	curve  *Curve
 }
 
 // Curve returns the row's curve, or nil.
@@ -95,6 +101,18 @@ type Table struct {
 	// ValueGate is the value gate's section (nil unless a value policy was
 	// given).
 	ValueGate *GateReport `json:"value_gate,omitempty"`
+	// NotMeasurable lists the strategies the data cannot measure, and why.
+	NotMeasurable []NotMeasurable `json:"not_measurable,omitempty"`
+	// Notes say what some rows' figures assume.
+	Notes []string `json:"notes,omitempty"`
+	// HybridBars is the hybrid's sweep over bypass bars (nil unless asked).
+	HybridBars []HybridBar `json:"hybrid_bars,omitempty"`
+}
+
+// NotMeasurable is a strategy a dataset cannot measure.
+type NotMeasurable struct {
+	Strategy string `json:"strategy"`
+	Reason   string `json:"reason"`
 }
 
 // Evaluate computes the table of strategies on outcomes.
@@ -125,14 +143,22 @@ func Evaluate(name string, split Split, outcomes []Outcome, strategies []Strateg
 				r.HasCurve = true
 				r.APGR, r.CPT50, r.CPT80 = 0.5, 0.5, 0.8
 				r.Saving95 = randomSaving95(t)
+				r.Cost50 = (t.CheapCost + 0.5*(t.CapableCost-t.CheapCost)) / t.CapableCost
 			}
 		} else {
-			p, err := OperatingPoint(outcomes, s.Scores, s.Threshold)
+			o := outcomes
+			if s.Outcomes != nil {
+				if len(s.Outcomes) != len(outcomes) {
+					return nil, fmt.Errorf("strategy %q: %d outcomes for %d prompts", s.Name, len(s.Outcomes), len(outcomes))
+				}
+				o = s.Outcomes
+			}
+			p, err := OperatingPoint(o, s.Scores, s.Threshold)
 			if err != nil {
 				return nil, fmt.Errorf("strategy %q: %w", s.Name, err)
 			}
 			r.Share, r.Accuracy, r.Cost = p.Share, p.Accuracy, p.Cost
-			c, err := NewCurve(outcomes, s.Scores)
+			c, err := NewCurve(o, s.Scores)
 			if err != nil {
 				return nil, fmt.Errorf("strategy %q: %w", s.Name, err)
 			}
@@ -141,6 +167,7 @@ func Evaluate(name string, split Split, outcomes []Outcome, strategies []Strateg
 				r.HasCurve = true
 				r.APGR, r.CPT50, r.CPT80 = c.APGR(), c.CPT(0.5), c.CPT(0.8)
 				r.Saving95 = Saving95(c, t.CapableCost)
+				r.Cost50 = CostAt(c, r.CPT50) / t.CapableCost
 			}
 		}
 		r.CostVsCapable = r.Cost / t.CapableCost
@@ -160,6 +187,16 @@ func Saving95(c *Curve, capableCost float64) float64 {
 	}
 	_, cost := c.At(x)
 	return 1 - cost/capableCost
+}
+
+// CostAt is the cost of curve c at share x of capable calls; NaN when x is
+// NaN (a CPT never reached).
+func CostAt(c *Curve, x float64) float64 {
+	if math.IsNaN(x) {
+		return math.NaN()
+	}
+	_, cost := c.At(x)
+	return cost
 }
 
 func randomSaving95(t *Table) float64 {
