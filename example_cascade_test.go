@@ -27,7 +27,7 @@ func ExampleWithCascade() {
 	capable := baar.Tier{Model: capableModel, Name: "gpt-4o", Provider: "openai"}
 
 	router, err := baar.New(cheap, capable,
-		baar.WithCascade(scoring.DefaultVerifier()), // the cheap model answers first
+		baar.WithCascade(scoring.DefaultVerifier()), // or scoring.Agreement(3), baar.JudgeVerifier(…)
 	)
 	if err != nil {
 		fmt.Println(err)
