@@ -103,6 +103,13 @@ func TestBudgetKeyNeedsBudgetsPerKey(t *testing.T) {
 	assert.ErrorContains(t, err, "WithKeyBudget")
 	assert.Zero(t, m.Calls())
 
+	mem, err := budget.NewMemory(budget.Dollar)
+	require.NoError(t, err)
+	r = newRouter(t, m, m, baar.WithMaxOutputTokens(100), baar.WithLedger(mem))
+	_, err = r.GenerateContent(ctx, human("q"))
+	assert.ErrorIs(t, err, baar.ErrInvalidRequest, "a budget.Memory has no budgets per key either")
+	assert.Zero(t, m.Calls())
+
 	r = newRouter(t, m, m, baar.WithMaxOutputTokens(100), baar.WithBudget(1), baar.WithKeyBudget(0.0005))
 	var refused error
 	for range 100 {

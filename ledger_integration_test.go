@@ -259,7 +259,9 @@ func testMultiProcess(t *testing.T, spec string) {
 	t.Setenv("BAAR_LEDGER_CHILD_START", start)
 	var cmds []*exec.Cmd
 	for i := range 3 {
-		cmds = append(cmds, lgChild(t, spec, "proc-"+strconv.Itoa(i), log, 0))
+		// Calls that take a little time interleave the three processes even
+		// on a loaded machine.
+		cmds = append(cmds, lgChild(t, spec, "proc-"+strconv.Itoa(i), log, 2*time.Millisecond))
 	}
 	// Start them at once when every child has opened its ledger.
 	require.Eventually(t, func() bool {

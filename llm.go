@@ -191,11 +191,13 @@ func (r *Router) checkAffordable(c *config) error {
 }
 
 // checkKey refuses a call that names a budget key (ContextWithBudgetKey)
-// when the ledger is the default one, which has no budgets per key: the key
-// would be silently ignored.
+// when the ledger is one that has no budgets per key (the default one, a
+// budget.Memory): the key would be silently ignored. Ledgers of other types
+// decide for themselves what a key means.
 func checkKey(ctx context.Context, l budget.Ledger) error {
 	if key, ok := budget.KeyFromContext(ctx); ok {
-		if _, isDefault := l.(defaultLedger); isDefault {
+		switch l.(type) {
+		case defaultLedger, *budget.Memory:
 			return invalidRequest("budget key %q: this ledger has no budgets per key; set WithKeyBudget, or WithLedger with a ledger of budget.Limits (budget.NewScoped, budget.OpenFile, redisledger.New, pgledger.New)", key)
 		}
 	}

@@ -490,8 +490,8 @@ func WithTelemetryLog(w io.Writer) Option {
 
 // WithTelemetryLogFile is WithTelemetryLog to a file, opened by New in append
 // mode (created with mode 0600 if missing); New fails if it cannot be opened.
-// The file stays open for the Router's lifetime and is closed once the Router
-// is garbage collected.
+// Router.Close closes it (a Router dropped without Close closes it when it
+// is garbage collected).
 func WithTelemetryLogFile(path string) Option {
 	return optionFunc(func(c *config) {
 		if strings.TrimSpace(path) == "" {
