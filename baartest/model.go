@@ -98,8 +98,54 @@ func (m *Model) GenerateContent(ctx context.Context, messages []llms.MessageCont
 		}
 	}
 	m.lastMaxTokens.Store(int64(o.MaxTokens))
-	if err := ctx.Err(); err != nil {
+	if err := m.admit(ctx, n, &o); err != nil {
 		return nil, err
+	}
+	call := generation{name: m.modelName(&o), maxTokens: m.outputCap(&o), o: &o}
+	// Each of the choices (llms.WithN) carries the whole response's usage,
+	// as langchaingo's openai client reports it.
+	call.chs = make([]*llms.ContentChoice, max(o.N, 1))
+	var u usage
+	if m.Responder != nil || m.Mistakes.active() {
+		var err error
+		if u, err = m.respond(&call, messages); err != nil {
+			return nil, err
+		}
+	} else {
+		u = m.cannedReply(&call, messages)
+	}
+	if m.FullOutput {
+		u = call.fillOutput(u)
+	}
+	u.Cached = int(float64(u.Prompt) * clamp01(m.CachedFraction))
+
+	if o.StreamingFunc != nil || o.StreamingReasoningFunc != nil {
+		for _, ch := range call.chs {
+			if err := m.stream(ctx, ch, &o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, ch := range call.chs {
+		ch.GenerationInfo = generationInfo(m.UsageMode, u)
+	}
+	return &llms.ContentResponse{Choices: call.chs}, nil
+}
+
+// generation is one GenerateContent call being answered: the model name, the
+// output cap (0: none), the call's options and the choices to fill.
+type generation struct {
+	name      string
+	maxTokens int
+	o         *llms.CallOptions
+	chs       []*llms.ContentChoice
+}
+
+// admit returns the error call n fails with before answering, if any: the
+// context's, after m.Latency, then m.Err and m.ErrFunc's.
+func (m *Model) admit(ctx context.Context, n int64, o *llms.CallOptions) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if m.Latency > 0 {
 		t := time.NewTimer(m.Latency)
@@ -107,26 +153,34 @@ func (m *Model) GenerateContent(ctx context.Context, messages []llms.MessageCont
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	if m.Err != nil {
-		return nil, m.Err
+		return m.Err
 	}
 	if m.ErrFunc != nil {
-		oc := o
+		oc := *o // ErrFunc may change its copy only
 		if err := m.ErrFunc(n, &oc); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	name := o.Model
-	if name == "" {
-		name = m.Name
+	return nil
+}
+
+// modelName is the model the call names, else m.Name, else the default.
+func (m *Model) modelName(o *llms.CallOptions) string {
+	switch {
+	case o.Model != "":
+		return o.Model
+	case m.Name != "":
+		return m.Name
 	}
-	if name == "" {
-		name = defaultModelName
-	}
-	// maxTokens is the output cap: the call's, or FullOutput's default.
+	return defaultModelName
+}
+
+// outputCap is the output cap: the call's, or FullOutput's default.
+func (m *Model) outputCap(o *llms.CallOptions) int {
 	maxTokens := max(o.MaxTokens, 0)
 	if m.FullOutput && maxTokens == 0 {
 		maxTokens = m.DefaultMaxTokens
@@ -134,70 +188,66 @@ func (m *Model) GenerateContent(ctx context.Context, messages []llms.MessageCont
 			maxTokens = defaultFullOutput
 		}
 	}
+	return maxTokens
+}
 
-	// choices is the number of choices (llms.WithN); each carries the whole
-	// response's usage, as langchaingo's openai client reports it.
-	choices := max(o.N, 1)
-	chs := make([]*llms.ContentChoice, choices)
-	var u usage
-	if responder := m.Responder; responder != nil || m.Mistakes.active() {
-		if responder == nil {
-			responder = DefaultResponder
-		}
-		req, err := requestFromLLM(name, messages, &o)
-		if err != nil {
-			return nil, err
-		}
-		seed := req.hash()
-		reply := responder(req)
-		req.MaxTokens = maxTokens
-		if reply.ReasoningTokens <= 0 {
-			reply.ReasoningTokens = m.ReasoningTokens
-		}
-		as := answers(req, reply, seed, shaping{}, &m.Mistakes, &m.samples)
-		for i := range as {
-			chs[i] = as[i].choice()
-		}
-		u = responseUsage(as)
-	} else {
-		prompt, h := fastPrompt(name, messages, &o)
-		content := cutAtStop(answerPrefix(name)+sentences[h%uint64(len(sentences))], o.StopWords)
-		finish := "stop"
-		if maxTokens > 0 && ApproxTokens(content) > maxTokens {
-			content, finish = truncateTokens(content, maxTokens), "length"
-		}
-		visible := ApproxTokens(content)
-		reasoning := max(m.ReasoningTokens, 0)
-		if maxTokens > 0 {
-			reasoning = min(reasoning, maxTokens-visible)
-		}
-		for i := range chs {
-			chs[i] = &llms.ContentChoice{Content: content, StopReason: finish}
-		}
-		u = usage{Prompt: prompt, Completion: choices * (visible + reasoning), Reasoning: choices * reasoning}
+// respond fills c's choices with the answers of m.Responder (or
+// DefaultResponder), shaped by m.Mistakes, and returns their usage.
+func (m *Model) respond(c *generation, messages []llms.MessageContent) (usage, error) {
+	responder := m.Responder
+	if responder == nil {
+		responder = DefaultResponder
 	}
-	if m.FullOutput {
-		u.Reasoning = min(u.Reasoning, choices*maxTokens)
-		u.Completion = choices * maxTokens
-		for _, ch := range chs {
-			if ch.StopReason == "stop" {
-				ch.StopReason = "length"
-			}
-		}
+	req, err := requestFromLLM(c.name, messages, c.o)
+	if err != nil {
+		return usage{}, err
 	}
-	u.Cached = int(float64(u.Prompt) * clamp01(m.CachedFraction))
+	seed := req.hash()
+	r := responder(req)
+	req.MaxTokens = c.maxTokens
+	if r.ReasoningTokens <= 0 {
+		r.ReasoningTokens = m.ReasoningTokens
+	}
+	as := answers(req, r, seed, shaping{}, &m.Mistakes, &m.samples)
+	for i := range as {
+		c.chs[i] = as[i].choice()
+	}
+	return responseUsage(as), nil
+}
 
-	if o.StreamingFunc != nil || o.StreamingReasoningFunc != nil {
-		for _, ch := range chs {
-			if err := m.stream(ctx, ch, &o); err != nil {
-				return nil, err
-			}
+// cannedReply fills c's choices with a canned sentence picked by the prompt,
+// cut at the stop words and the output cap, and returns their usage.
+func (m *Model) cannedReply(c *generation, messages []llms.MessageContent) usage {
+	prompt, h := fastPrompt(c.name, messages, c.o)
+	content := cutAtStop(answerPrefix(c.name)+sentences[h%uint64(len(sentences))], c.o.StopWords)
+	finish := "stop"
+	if c.maxTokens > 0 && ApproxTokens(content) > c.maxTokens {
+		content, finish = truncateTokens(content, c.maxTokens), "length"
+	}
+	visible := ApproxTokens(content)
+	reasoning := max(m.ReasoningTokens, 0)
+	if c.maxTokens > 0 {
+		reasoning = min(reasoning, c.maxTokens-visible)
+	}
+	for i := range c.chs {
+		c.chs[i] = &llms.ContentChoice{Content: content, StopReason: finish}
+	}
+	choices := len(c.chs)
+	return usage{Prompt: prompt, Completion: choices * (visible + reasoning), Reasoning: choices * reasoning}
+}
+
+// fillOutput bills every choice the whole output cap, as a model that
+// always writes to its limit (FullOutput), and returns the usage so billed.
+func (c *generation) fillOutput(u usage) usage {
+	choices := len(c.chs)
+	u.Reasoning = min(u.Reasoning, choices*c.maxTokens)
+	u.Completion = choices * c.maxTokens
+	for _, ch := range c.chs {
+		if ch.StopReason == "stop" {
+			ch.StopReason = "length"
 		}
 	}
-	for _, ch := range chs {
-		ch.GenerationInfo = generationInfo(m.UsageMode, u)
-	}
-	return &llms.ContentResponse{Choices: chs}, nil
+	return u
 }
 
 // choice converts an answer into langchaingo's form.

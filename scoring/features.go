@@ -241,6 +241,13 @@ const (
 func isDigit(c byte) bool { return c-'0' <= 9 }
 
 // scan reads s once. vocab may be nil (no vocabulary model).
+//
+// scan is the scorer's hot loop and stays one function on purpose: the
+// word branch (hashing 8 letters at a time and the inlined word count) runs
+// for most bytes of a prompt, and keeping it, the line state (lineStart,
+// lineHasText) and prev in one frame lets them live in registers rather
+// than in st. The rarer branches are already methods (newWord, guardHit,
+// punct, scanRune, segEnd); what is left is the byte dispatch itself.
 func (st *textStats) scan(s string, vocab []float32) {
 	st.vocab = vocab
 	lineStart := true
@@ -671,8 +678,26 @@ func extractFocus(req *Request, focus *string, vocab []float32, dom *domainModel
 	var st textStats
 	st.buckets = buckets
 	st.dom = dom
+	conv := st.scanConversation(req, focus, vocab)
+	*f = [numFeatures]float64{}
+	st.textFeatures(f)
+	conv.features(f, req)
+	if drops != nil {
+		*drops = st.drops
+	}
+}
+
+// conversation is what the features read of the messages other than the
+// focus: their sizes in bytes and the turns among them.
+type conversation struct {
+	history, system, turns int
+}
+
+// scanConversation scans the focus message (focus, when non-nil, stands in
+// for its text) into st and measures the other messages.
+func (st *textStats) scanConversation(req *Request, focus *string, vocab []float32) conversation {
+	var c conversation
 	fi := focusIndex(req.Messages)
-	history, system, turns := 0, 0, 0
 	for i, m := range req.Messages {
 		switch {
 		case i == fi:
@@ -682,15 +707,19 @@ func extractFocus(req *Request, focus *string, vocab []float32, dom *domainModel
 				st.scan(m.Text, vocab)
 			}
 		case m.Role == RoleSystem:
-			system += len(m.Text)
+			c.system += len(m.Text)
 		default:
-			history += len(m.Text)
+			c.history += len(m.Text)
 			if m.Role == RoleHuman || m.Role == RoleAI || m.Role == RoleGeneric {
-				turns++
+				c.turns++
 			}
 		}
 	}
-	*f = [numFeatures]float64{}
+	return c
+}
+
+// textFeatures sets the features of the focus message from its statistics.
+func (st *textStats) textFeatures(f *[numFeatures]float64) {
 	f[fLogWords] = logCap(st.content, 2000)
 	if st.words > 0 {
 		w := float64(st.words)
@@ -706,12 +735,29 @@ func extractFocus(req *Request, focus *string, vocab []float32, dom *domainModel
 		f[fDomain] = st.domainSum / d
 		f[fDomainCover] = float64(st.domainKnown) / d
 	}
-	if dom != nil {
-		f[fDomainGap] = dom.expectedGap(st.domBk[:st.domN])
+	if st.dom != nil {
+		f[fDomainGap] = st.dom.expectedGap(st.domBk[:st.domN])
 	}
-	// Repetition does not count: every count is scaled by the share of
-	// distinct words, so a message repeated 50 times, or padded with the
-	// same filler, has about the counts of the original.
+	st.countFeatures(f)
+	if st.choices >= 2 {
+		f[fChoices] = 1
+	}
+	for k := 0; k < 4; k++ {
+		f[fCueSteps+k] = logCap(st.cue[k], 10)
+	}
+	if st.firstClass&cFactualStart != 0 {
+		f[fStartsFactual] = 1
+	}
+	if st.firstClass&cReasonStart != 0 {
+		f[fStartsReason] = 1
+	}
+}
+
+// countFeatures sets the count features of the focus message. Repetition
+// does not count: every count is scaled by the share of distinct words, so a
+// message repeated 50 times, or padded with the same filler, has about the
+// counts of the original.
+func (st *textStats) countFeatures(f *[numFeatures]float64) {
 	r := 1.0
 	if st.words > 0 {
 		r = float64(st.distinct) / float64(st.words)
@@ -733,25 +779,14 @@ func extractFocus(req *Request, focus *string, vocab []float32, dom *domainModel
 	f[fLogLines] = eff(st.lines, 200)
 	f[fLogSentences] = eff(st.sentences, 100)
 	f[fLogQuestions] = eff(st.questions, 20)
-	if st.choices >= 2 {
-		f[fChoices] = 1
-	}
-	for k := 0; k < 4; k++ {
-		f[fCueSteps+k] = logCap(st.cue[k], 10)
-	}
-	if st.firstClass&cFactualStart != 0 {
-		f[fStartsFactual] = 1
-	}
-	if st.firstClass&cReasonStart != 0 {
-		f[fStartsReason] = 1
-	}
-	f[fLogHistory] = logCap(history/4, 100000)
-	f[fLogTurns] = logCap(turns, 100)
-	f[fLogSystem] = logCap(system/4, 100000)
+}
+
+// features sets the features of the conversation around the focus message.
+func (c conversation) features(f *[numFeatures]float64, req *Request) {
+	f[fLogHistory] = logCap(c.history/4, 100000)
+	f[fLogTurns] = logCap(c.turns, 100)
+	f[fLogSystem] = logCap(c.system/4, 100000)
 	f[fLogTools] = logCap(len(req.Tools), 100)
 	f[fLogToolCalls] = logCap(max(req.ToolCalls, 0), 100)
 	f[fLogAttachments] = logCap(max(req.Attachments, 0), 100)
-	if drops != nil {
-		*drops = st.drops
-	}
 }

@@ -372,7 +372,7 @@ func (ts *trainSet) fitTrees(m *Model) {
 	for i := range ts.feats {
 		base[i] = m.linear(&ts.feats[i])
 	}
-	m.trees = fitTrees(ts.rows, ts.label, ts.weight, base, ts.opts.Trees, ts.opts.TreeDepth, ts.opts.TreeRate, 1, 20)
+	m.trees = fitTrees(ts.rows, ts.label, ts.weight, base, ts.opts.boosting())
 }
 
 // setPercentiles builds m's percentile table from the out-of-fold raw
@@ -434,6 +434,42 @@ func b2f(b bool) float64 {
 // returns the bias and weights on the raw feature scale. Features constant
 // in the data get weight 0.
 func fitLogistic(x [][]float64, y, wt []float64, l2 float64) (float64, []float64, error) {
+	sc := newStandardizer(x, wt)
+	p := irls{z: sc.design(x), d: len(sc.cols) + 1, y: y, wt: wt, l2: l2}
+	p.h = make([]float64, p.d*p.d)
+	p.g = make([]float64, p.d)
+	beta := make([]float64, p.d)
+	for iter := 0; iter < 100; iter++ {
+		p.newtonSystem(beta)
+		step, err := solveSPD(p.h, p.g, p.d)
+		if err != nil {
+			return 0, nil, err
+		}
+		var maxStep float64
+		for c := range beta {
+			beta[c] += step[c]
+			maxStep = math.Max(maxStep, math.Abs(step[c]))
+		}
+		if maxStep < 1e-10 {
+			break
+		}
+	}
+	bias, w := sc.unscale(beta, len(x[0]))
+	if !finite(bias) {
+		return 0, w, errors.New("scoring: the regression diverged")
+	}
+	return bias, w, nil
+}
+
+// standardizer holds the weighted mean and standard deviation of each
+// feature, and the features that vary (sd > 1e-9), which fitLogistic fits.
+type standardizer struct {
+	mean, sd []float64
+	cols     []int
+}
+
+// newStandardizer measures the features of x under the row weights wt.
+func newStandardizer(x [][]float64, wt []float64) standardizer {
 	nf := len(x[0])
 	mean, sd := make([]float64, nf), make([]float64, nf)
 	var sw float64
@@ -459,71 +495,80 @@ func fitLogistic(x [][]float64, y, wt []float64, l2 float64) (float64, []float64
 			cols = append(cols, j)
 		}
 	}
-	d := len(cols) + 1 // bias first
+	return standardizer{mean: mean, sd: sd, cols: cols}
+}
+
+// design returns the rows of x standardized, each led by a 1 for the bias:
+// len(x) rows of len(s.cols)+1 values, row-major.
+func (s standardizer) design(x [][]float64) []float64 {
+	d := len(s.cols) + 1
 	z := make([]float64, len(x)*d)
 	for i := range x {
 		row := z[i*d : (i+1)*d]
 		row[0] = 1
-		for c, j := range cols {
-			row[c+1] = (x[i][j] - mean[j]) / sd[j]
+		for c, j := range s.cols {
+			row[c+1] = (x[i][j] - s.mean[j]) / s.sd[j]
 		}
 	}
-	beta := make([]float64, d)
-	h := make([]float64, d*d)
-	g := make([]float64, d)
-	for iter := 0; iter < 100; iter++ {
-		clear(h)
-		clear(g)
-		for i := range x {
-			row := z[i*d : (i+1)*d]
-			var eta float64
-			for c, v := range row {
-				eta += beta[c] * v
-			}
-			p := 1 / (1 + math.Exp(-eta))
-			r := wt[i] * (y[i] - p)
-			q := wt[i] * p * (1 - p)
-			for a, va := range row {
-				g[a] += r * va
-				qa := q * va
-				for b := a; b < d; b++ {
-					h[a*d+b] += qa * row[b]
-				}
-			}
-		}
-		for a := 1; a < d; a++ {
-			g[a] -= l2 * beta[a]
-			h[a*d+a] += l2
-		}
-		h[0] += 1e-9
-		for a := 0; a < d; a++ {
-			for b := 0; b < a; b++ {
-				h[a*d+b] = h[b*d+a]
-			}
-		}
-		step, err := solveSPD(h, g, d)
-		if err != nil {
-			return 0, nil, err
-		}
-		var maxStep float64
-		for c := range beta {
-			beta[c] += step[c]
-			maxStep = math.Max(maxStep, math.Abs(step[c]))
-		}
-		if maxStep < 1e-10 {
-			break
-		}
-	}
+	return z
+}
+
+// unscale turns the coefficients beta (bias first) on the standardized
+// features into a bias and nf weights on the raw ones.
+func (s standardizer) unscale(beta []float64, nf int) (float64, []float64) {
 	w := make([]float64, nf)
 	bias := beta[0]
-	for c, j := range cols {
-		w[j] = beta[c+1] / sd[j]
-		bias -= w[j] * mean[j]
+	for c, j := range s.cols {
+		w[j] = beta[c+1] / s.sd[j]
+		bias -= w[j] * s.mean[j]
 	}
-	if !finite(bias) {
-		return 0, w, errors.New("scoring: the regression diverged")
+	return bias, w
+}
+
+// irls is the ridge logistic regression fitLogistic solves: the design
+// matrix z (d columns, bias first), labels y, row weights wt, the L2 penalty
+// (not on the bias), and the Hessian h and gradient g of a Newton step.
+type irls struct {
+	z     []float64
+	d     int
+	y, wt []float64
+	l2    float64
+	h, g  []float64
+}
+
+// newtonSystem sets p.h and p.g to the Hessian and gradient of the
+// penalized log-likelihood at beta.
+func (p *irls) newtonSystem(beta []float64) {
+	d, h, g := p.d, p.h, p.g
+	clear(h)
+	clear(g)
+	for i := 0; i < len(p.z)/d; i++ {
+		row := p.z[i*d : (i+1)*d]
+		var eta float64
+		for c, v := range row {
+			eta += beta[c] * v
+		}
+		pr := 1 / (1 + math.Exp(-eta))
+		r := p.wt[i] * (p.y[i] - pr)
+		q := p.wt[i] * pr * (1 - pr)
+		for a, va := range row {
+			g[a] += r * va
+			qa := q * va
+			for b := a; b < d; b++ {
+				h[a*d+b] += qa * row[b]
+			}
+		}
 	}
-	return bias, w, nil
+	for a := 1; a < d; a++ {
+		g[a] -= p.l2 * beta[a]
+		h[a*d+a] += p.l2
+	}
+	h[0] += 1e-9
+	for a := 0; a < d; a++ {
+		for b := 0; b < a; b++ {
+			h[a*d+b] = h[b*d+a]
+		}
+	}
 }
 
 // solveSPD solves a·x = b for a symmetric positive definite d×d matrix by

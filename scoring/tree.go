@@ -74,13 +74,72 @@ func checkTree(t []treeNode, nf int) error {
 	return nil
 }
 
+// boosting holds the settings of fitTrees: the number of trees, their depth,
+// the shrinkage rate, the L2 penalty lambda on leaf values and the least
+// Hessian weight a side of a split must hold.
+type boosting struct {
+	trees, depth          int
+	rate, lambda, minHess float64
+}
+
+// Both trainers boost with a unit L2 penalty and at least 20 units of
+// Hessian weight on each side of a split.
+const (
+	treeLambda  = 1
+	treeMinHess = 20
+)
+
+// boosting returns the boosting settings of o.
+func (o TrainOptions) boosting() boosting {
+	return boosting{trees: o.Trees, depth: o.TreeDepth, rate: o.TreeRate, lambda: treeLambda, minHess: treeMinHess}
+}
+
+// boosting returns the boosting settings of o.
+func (o VerifierTrainOptions) boosting() boosting {
+	return boosting{trees: o.Trees, depth: o.TreeDepth, rate: o.TreeRate, lambda: treeLambda, minHess: treeMinHess}
+}
+
+// treeBins is the number of quantile bins fitTrees draws split candidates
+// from.
+const treeBins = 32
+
 // fitTrees boosts depth-limited regression trees on the logistic loss,
 // starting from the scores base (the linear model's out-of-fold outputs):
-// second-order (Newton) leaves with an L2 penalty lambda, split candidates
-// at quantiles of each feature, shrinkage rate. Deterministic: ties between
-// splits go to the lowest feature index, then the lowest threshold.
-func fitTrees(x [][]float64, y, wt, base []float64, nTrees, depth int, rate, lambda, minHess float64) [][]treeNode {
-	const bins = 32
+// second-order (Newton) leaves with an L2 penalty, split candidates at
+// quantiles of each feature, shrinkage. Deterministic: ties between splits
+// go to the lowest feature index, then the lowest threshold.
+func fitTrees(x [][]float64, y, wt, base []float64, p boosting) [][]treeNode {
+	n := len(x)
+	tb := treeBuilder{
+		boosting: p,
+		x:        x,
+		thr:      splitCandidates(x, treeBins),
+		grad:     make([]float64, n),
+		hess:     make([]float64, n),
+		gl:       make([]float64, treeBins+1),
+		hl:       make([]float64, treeBins+1),
+	}
+	F := append([]float64(nil), base...)
+	var trees [][]treeNode
+	for t := 0; t < p.trees; t++ {
+		logisticGradients(F, y, wt, tb.grad, tb.hess)
+		ix := make([]int, n)
+		for i := range ix {
+			ix[i] = i
+		}
+		tb.tree = nil
+		tb.build(ix, 0)
+		trees = append(trees, tb.tree)
+		for i := range F {
+			F[i] += evalTree(tb.tree, x[i])
+		}
+	}
+	return trees
+}
+
+// splitCandidates returns, for each feature of x, the distinct values at the
+// bins-quantiles below its maximum, ascending.
+func splitCandidates(x [][]float64, bins int) [][]float64 {
 	n := len(x)
 	nf := len(x[0])
 	thr := make([][]float64, nf)
@@ -97,84 +156,91 @@ func fitTrees(x [][]float64, y, wt, base []float64, nTrees, depth int, rate, lam
 			}
 		}
 	}
-	F := append([]float64(nil), base...)
-	grad := make([]float64, n)
-	hess := make([]float64, n)
-	var trees [][]treeNode
-	gl := make([]float64, bins+1)
-	hl := make([]float64, bins+1)
-	for t := 0; t < nTrees; t++ {
-		for i := range F {
-			p := 1 / (1 + math.Exp(-F[i]))
-			grad[i] = wt[i] * (p - y[i])
-			hess[i] = wt[i] * p * (1 - p)
-		}
-		var tree []treeNode
-		var build func(ix []int, d int) int
-		build = func(ix []int, d int) int {
-			var G, H float64
-			for _, i := range ix {
-				G += grad[i]
-				H += hess[i]
-			}
-			me := len(tree)
-			tree = append(tree, treeNode{Left: -1, Right: -1, Value: round6(-rate * G / (H + lambda))})
-			if d == depth {
-				return me
-			}
-			best, bf, bt := 1e-9, -1, 0.0
-			parent := G * G / (H + lambda)
-			for j := 0; j < nf; j++ {
-				c := thr[j]
-				if len(c) == 0 {
-					continue
-				}
-				clear(gl)
-				clear(hl)
-				for _, i := range ix {
-					b := sort.SearchFloat64s(c, x[i][j]) // x ≤ c[b]
-					gl[b] += grad[i]
-					hl[b] += hess[i]
-				}
-				var GL, HL float64
-				for b := range c {
-					GL += gl[b]
-					HL += hl[b]
-					GR, HR := G-GL, H-HL
-					if HL < minHess || HR < minHess {
-						continue
-					}
-					if gain := GL*GL/(HL+lambda) + GR*GR/(HR+lambda) - parent; gain > best {
-						best, bf, bt = gain, j, c[b]
-					}
-				}
-			}
-			if bf < 0 {
-				return me
-			}
-			var l, r []int
-			for _, i := range ix {
-				if x[i][bf] <= bt {
-					l = append(l, i)
-				} else {
-					r = append(r, i)
-				}
-			}
-			tree[me].Feature, tree[me].Threshold, tree[me].Value = bf, bt, 0
-			li := build(l, d+1)
-			ri := build(r, d+1)
-			tree[me].Left, tree[me].Right = li, ri
-			return me
-		}
-		ix := make([]int, n)
-		for i := range ix {
-			ix[i] = i
-		}
-		build(ix, 0)
-		trees = append(trees, tree)
-		for i := range F {
-			F[i] += evalTree(tree, x[i])
+	return thr
+}
+
+// logisticGradients sets grad and hess to the weighted first and second
+// derivatives of the logistic loss at the scores F.
+func logisticGradients(F, y, wt, grad, hess []float64) {
+	for i := range F {
+		p := 1 / (1 + math.Exp(-F[i]))
+		grad[i] = wt[i] * (p - y[i])
+		hess[i] = wt[i] * p * (1 - p)
+	}
+}
+
+// treeBuilder grows one tree of fitTrees: the rows x, the split candidates
+// thr, the current gradients and the per-bin sums gl, hl it reuses.
+type treeBuilder struct {
+	boosting
+	x          [][]float64
+	thr        [][]float64
+	grad, hess []float64
+	gl, hl     []float64
+	tree       []treeNode
+}
+
+// build appends the node for the rows ix at depth d, and its subtree, to
+// b.tree and returns the node's index.
+func (b *treeBuilder) build(ix []int, d int) int {
+	var G, H float64
+	for _, i := range ix {
+		G += b.grad[i]
+		H += b.hess[i]
+	}
+	me := len(b.tree)
+	b.tree = append(b.tree, treeNode{Left: -1, Right: -1, Value: round6(-b.rate * G / (H + b.lambda))})
+	if d == b.depth {
+		return me
+	}
+	bf, bt := b.bestSplit(ix, G, H)
+	if bf < 0 {
+		return me
+	}
+	var l, r []int
+	for _, i := range ix {
+		if b.x[i][bf] <= bt {
+			l = append(l, i)
+		} else {
+			r = append(r, i)
 		}
 	}
-	return trees
+	b.tree[me].Feature, b.tree[me].Threshold, b.tree[me].Value = bf, bt, 0
+	li := b.build(l, d+1)
+	ri := b.build(r, d+1)
+	b.tree[me].Left, b.tree[me].Right = li, ri
+	return me
+}
+
+// bestSplit returns the feature and threshold of the split of the rows ix
+// (gradient sum G, Hessian sum H) with the largest gain, or feature -1 when
+// no split gains.
+func (b *treeBuilder) bestSplit(ix []int, G, H float64) (int, float64) {
+	best, bf, bt := 1e-9, -1, 0.0
+	parent := G * G / (H + b.lambda)
+	for j, c := range b.thr {
+		if len(c) == 0 {
+			continue
+		}
+		clear(b.gl)
+		clear(b.hl)
+		for _, i := range ix {
+			k := sort.SearchFloat64s(c, b.x[i][j]) // x ≤ c[k]
+			b.gl[k] += b.grad[i]
+			b.hl[k] += b.hess[i]
+		}
+		var GL, HL float64
+		for k := range c {
+			GL += b.gl[k]
+			HL += b.hl[k]
+			GR, HR := G-GL, H-HL
+			if HL < b.minHess || HR < b.minHess {
+				continue
+			}
+			if gain := GL*GL/(HL+b.lambda) + GR*GR/(HR+b.lambda) - parent; gain > best {
+				best, bf, bt = gain, j, c[k]
+			}
+		}
+	}
+	return bf, bt
 }

@@ -678,51 +678,34 @@ func sidesAgree(left, right []mtok, sc *scratch) (ok bool, rv float64, valid boo
 // evalExpr evaluates an arithmetic expression of tokens with the usual
 // precedence, unary minus and parentheses; pct reads "a%" as a/100.
 func evalExpr(t []mtok, pct bool, sc *scratch) (float64, bool) {
-	vals := sc.stack[:0]
-	ops := sc.ops[:0]
-	defer func() { sc.stack, sc.ops = vals[:0], ops[:0] }()
-	prec := func(op byte) int {
-		switch op {
-		case '+', '-':
-			return 1
-		case '*', '/':
-			return 2
-		case 'n': // unary minus
-			return 3
-		}
-		return 0
+	e := exprStack{vals: sc.stack[:0], ops: sc.ops[:0]}
+	v, ok := e.eval(t, pct)
+	sc.stack, sc.ops = e.vals[:0], e.ops[:0]
+	return v, ok
+}
+
+// exprStack holds the operand and operator stacks of a shunting-yard
+// evaluation. Operators are '+', '-', '*', '/', 'n' (unary minus) and '('.
+type exprStack struct {
+	vals []float64
+	ops  []byte
+}
+
+// opPrec is the precedence of an operator on the stack; '(' binds least.
+func opPrec(op byte) int {
+	switch op {
+	case '+', '-':
+		return 1
+	case '*', '/':
+		return 2
+	case 'n': // unary minus
+		return 3
 	}
-	apply := func() bool {
-		op := ops[len(ops)-1]
-		ops = ops[:len(ops)-1]
-		if op == 'n' {
-			if len(vals) < 1 {
-				return false
-			}
-			vals[len(vals)-1] = -vals[len(vals)-1]
-			return true
-		}
-		if len(vals) < 2 {
-			return false
-		}
-		a, b := vals[len(vals)-2], vals[len(vals)-1]
-		vals = vals[:len(vals)-1]
-		switch op {
-		case '+':
-			a += b
-		case '-':
-			a -= b
-		case '*':
-			a *= b
-		case '/':
-			if b == 0 {
-				return false
-			}
-			a /= b
-		}
-		vals[len(vals)-1] = a
-		return true
-	}
+	return 0
+}
+
+// eval evaluates the tokens t on the stacks.
+func (e *exprStack) eval(t []mtok, pct bool) (float64, bool) {
 	expectOperand := true
 	for _, x := range t {
 		switch x.kind {
@@ -734,55 +717,85 @@ func evalExpr(t []mtok, pct bool, sc *scratch) (float64, bool) {
 			if pct && x.pct {
 				v /= 100
 			}
-			vals = append(vals, v)
+			e.vals = append(e.vals, v)
 			expectOperand = false
 		case tkOp:
 			if expectOperand {
 				if x.op != '-' {
 					return 0, false
 				}
-				ops = append(ops, 'n')
+				e.ops = append(e.ops, 'n')
 				continue
 			}
-			for len(ops) > 0 && ops[len(ops)-1] != '(' && prec(ops[len(ops)-1]) >= prec(x.op) {
-				if !apply() {
-					return 0, false
-				}
+			if !e.reduce(opPrec(x.op)) {
+				return 0, false
 			}
-			ops = append(ops, x.op)
+			e.ops = append(e.ops, x.op)
 			expectOperand = true
 		case tkLP:
 			if !expectOperand {
 				return 0, false
 			}
-			ops = append(ops, '(')
+			e.ops = append(e.ops, '(')
 		case tkRP:
-			if expectOperand {
+			if expectOperand || !e.reduce(0) || len(e.ops) == 0 {
 				return 0, false
 			}
-			for len(ops) > 0 && ops[len(ops)-1] != '(' {
-				if !apply() {
-					return 0, false
-				}
-			}
-			if len(ops) == 0 {
-				return 0, false
-			}
-			ops = ops[:len(ops)-1]
+			e.ops = e.ops[:len(e.ops)-1] // the '('
 		default:
 			return 0, false
 		}
 	}
-	if expectOperand {
+	if expectOperand || !e.reduce(0) || len(e.ops) > 0 {
 		return 0, false
 	}
-	for len(ops) > 0 {
-		if ops[len(ops)-1] == '(' || !apply() {
-			return 0, false
+	if len(e.vals) != 1 || math.IsNaN(e.vals[0]) || math.IsInf(e.vals[0], 0) {
+		return 0, false
+	}
+	return e.vals[0], true
+}
+
+// reduce applies the operators on top of the stack down to a '(' or to one
+// that binds less tightly than prec; false if one cannot be applied.
+func (e *exprStack) reduce(prec int) bool {
+	for len(e.ops) > 0 && e.ops[len(e.ops)-1] != '(' && opPrec(e.ops[len(e.ops)-1]) >= prec {
+		if !e.apply() {
+			return false
 		}
 	}
-	if len(vals) != 1 || math.IsNaN(vals[0]) || math.IsInf(vals[0], 0) {
-		return 0, false
+	return true
+}
+
+// apply pops the top operator and applies it to its operands; false if they
+// are missing or it divides by zero.
+func (e *exprStack) apply() bool {
+	op := e.ops[len(e.ops)-1]
+	e.ops = e.ops[:len(e.ops)-1]
+	if op == 'n' {
+		if len(e.vals) < 1 {
+			return false
+		}
+		e.vals[len(e.vals)-1] = -e.vals[len(e.vals)-1]
+		return true
 	}
-	return vals[0], true
+	if len(e.vals) < 2 {
+		return false
+	}
+	a, b := e.vals[len(e.vals)-2], e.vals[len(e.vals)-1]
+	e.vals = e.vals[:len(e.vals)-1]
+	switch op {
+	case '+':
+		a += b
+	case '-':
+		a -= b
+	case '*':
+		a *= b
+	case '/':
+		if b == 0 {
+			return false
+		}
+		a /= b
+	}
+	e.vals[len(e.vals)-1] = a
+	return true
 }

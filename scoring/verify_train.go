@@ -97,7 +97,7 @@ func TrainVerifier(ctx context.Context, examples []VerifierExample, opts Verifie
 		for i, r := range rows {
 			base[i] = m.raw(r)
 		}
-		m.trees = fitTrees(rows, wrong, weight, base, opts.Trees, opts.TreeDepth, opts.TreeRate, 1, 20)
+		m.trees = fitTrees(rows, wrong, weight, base, opts.boosting())
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

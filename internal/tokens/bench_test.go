@@ -118,3 +118,29 @@ func BenchmarkFamilyOf(b *testing.B) {
 		sinkN = int64(FamilyOf("us.anthropic.claude-sonnet-4-5-20250929-v1:0"))
 	}
 }
+
+// BenchmarkSchemaSize measures the walk that bounds a tool's parameters
+// marshalled to JSON (jsonSize) on a schema of objects, arrays and strings.
+func BenchmarkSchemaSize(b *testing.B) {
+	prop := func(t string) map[string]any {
+		return map[string]any{"type": t, "description": "the " + t + " to use", "enum": []any{"a", "b", 3.0}}
+	}
+	params := map[string]any{
+		"type":     "object",
+		"required": []string{"city", "units", "days"},
+		"properties": map[string]any{
+			"city":  prop("string"),
+			"units": prop("string"),
+			"days":  map[string]any{"type": "array", "items": []map[string]any{prop("integer"), prop("number")}},
+			"tags":  map[string]string{"a": "b", "c": "d"},
+		},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		n, st := jsonSize(params, 0)
+		if st != sizeOK {
+			b.Fatal(st)
+		}
+		sinkN = n
+	}
+}

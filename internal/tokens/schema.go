@@ -73,62 +73,15 @@ func jsonSize(v any, depth int) (int64, sizeStatus) {
 		}
 		return int64(len(x)), sizeOK
 	case map[string]any:
-		if x == nil {
-			return 4, sizeOK
-		}
-		n := int64(2)
-		for k, e := range x {
-			s, st := jsonSize(e, depth+1)
-			if st != sizeOK {
-				return 0, st
-			}
-			n += jsonStringSize(k) + 2 + s
-		}
-		return n, sizeOK
+		return objectSize(x, depth)
 	case map[string]string:
-		if x == nil {
-			return 4, sizeOK
-		}
-		n := int64(2)
-		for k, e := range x {
-			n += jsonStringSize(k) + 2 + jsonStringSize(e)
-		}
-		return n, sizeOK
+		return stringMapSize(x), sizeOK
 	case []any:
-		if x == nil {
-			return 4, sizeOK
-		}
-		n := int64(2)
-		for _, e := range x {
-			s, st := jsonSize(e, depth+1)
-			if st != sizeOK {
-				return 0, st
-			}
-			n += s + 1
-		}
-		return n, sizeOK
+		return arraySize(x, depth)
 	case []string:
-		if x == nil {
-			return 4, sizeOK
-		}
-		n := int64(2)
-		for _, e := range x {
-			n += jsonStringSize(e) + 1
-		}
-		return n, sizeOK
+		return stringsSize(x), sizeOK
 	case []map[string]any:
-		if x == nil {
-			return 4, sizeOK
-		}
-		n := int64(2)
-		for _, e := range x {
-			s, st := jsonSize(e, depth+1)
-			if st != sizeOK {
-				return 0, st
-			}
-			n += s + 1
-		}
-		return n, sizeOK
+		return arraySize(x, depth)
 	case jsonschema.Definition:
 		return definitionSize(&x, depth)
 	case *jsonschema.Definition:
@@ -138,6 +91,62 @@ func jsonSize(v any, depth int) (int64, sizeStatus) {
 		return definitionSize(x, depth)
 	}
 	return 0, sizeUnknownType
+}
+
+// objectSize bounds the JSON object m, whose values nest at depth+1.
+func objectSize(m map[string]any, depth int) (int64, sizeStatus) {
+	if m == nil {
+		return 4, sizeOK // null
+	}
+	n := int64(2)
+	for k, e := range m {
+		s, st := jsonSize(e, depth+1)
+		if st != sizeOK {
+			return 0, st
+		}
+		n += jsonStringSize(k) + 2 + s
+	}
+	return n, sizeOK
+}
+
+// stringMapSize is the size of the JSON object m.
+func stringMapSize(m map[string]string) int64 {
+	if m == nil {
+		return 4 // null
+	}
+	n := int64(2)
+	for k, e := range m {
+		n += jsonStringSize(k) + 2 + jsonStringSize(e)
+	}
+	return n
+}
+
+// arraySize bounds the JSON array a, whose elements nest at depth+1.
+func arraySize[E any](a []E, depth int) (int64, sizeStatus) {
+	if a == nil {
+		return 4, sizeOK // null
+	}
+	n := int64(2)
+	for _, e := range a {
+		s, st := jsonSize(e, depth+1)
+		if st != sizeOK {
+			return 0, st
+		}
+		n += s + 1
+	}
+	return n, sizeOK
+}
+
+// stringsSize is the size of the JSON array a.
+func stringsSize(a []string) int64 {
+	if a == nil {
+		return 4 // null
+	}
+	n := int64(2)
+	for _, e := range a {
+		n += jsonStringSize(e) + 1
+	}
+	return n
 }
 
 // definitionSize bounds the JSON of langchaingo's jsonschema.Definition

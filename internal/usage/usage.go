@@ -243,71 +243,12 @@ func normalizeWith(info map[string]any, fast bool, rep *Report) budget.Usage {
 		return budget.Usage{}
 	}
 	var rd reader
-	if _, ok := info["PromptCachedTokens"]; fast && ok && len(info) > 8 {
-		// Fast path for the openai provider's 12-key map: look up only the
-		// keys it needs, then check that no other convention applies.
-		for _, i := range openaiKeys {
-			if v := info[keyName[i]]; v != nil {
-				rd.v[i] = v
-			}
-		}
-		if !rd.has(kPromptCached) || !rd.has(kPromptTokens) && !rd.has(kCompletionTokens) ||
-			rd.has(kInputTokens) || rd.has(kOutputTokens) || rd.has(kInput) || rd.has(kOutput) {
-			rd = reader{}
-			fast = false
-		}
-	} else {
-		fast = false
-	}
-	if !fast {
-		rd.scan(info)
-	}
+	rd.collect(info, fast)
 	if m, ok := rd.v[kModel].(string); ok && rep.ResponseModel == "" {
 		rep.ResponseModel = m
 	}
-	var u budget.Usage
-	switch {
-	case rd.has(kInputTokens) || rd.has(kOutputTokens):
-		rep.Convention = ConventionAnthropic
-		u = rd.anthropic()
-	case rd.has(kPromptTokens) || rd.has(kCompletionTokens):
-		switch {
-		case rd.has(kInput) || rd.has(kOutput):
-			rep.Convention = ConventionGoogle
-			u = rd.google()
-		case rd.has(kPromptCached) || rd.has(kReasoning) || rd.has(kCompletionReasoning):
-			rep.Convention = ConventionOpenAI
-			u = rd.openai()
-		case rd.has(kCacheHit) || rd.has(kCachedTokens) || rd.has(kThinking) || rd.has(kThinkingEnabled):
-			rep.Convention = ConventionOllama
-			u = rd.promptCompletion(kPromptTokens, kCompletionTokens, kTotalTokens)
-		default:
-			rep.Convention = ConventionOpenAI
-			u = rd.promptCompletion(kPromptTokens, kCompletionTokens, kTotalTokens)
-		}
-	case rd.has(kInput) || rd.has(kOutput):
-		if _, i32 := rd.v[kInput].(int32); i32 || rd.has(kTotal) {
-			rep.Convention = ConventionVertex
-		} else {
-			rep.Convention = ConventionBedrock
-		}
-		u = rd.promptCompletion(kInput, kOutput, kTotal)
-	case rd.has(kUsage):
-		rep.Convention = ConventionMistral
-		sub, problem := subUsage(rd.v[kUsage])
-		if problem != "" {
-			rd.fail(problem)
-			break
-		}
-		if sub == nil {
-			rep.Problem = "usage is nil"
-			return budget.Usage{}
-		}
-		srd := reader{}
-		srd.v[kPromptTokens], srd.v[kCompletionTokens], srd.v[kTotalTokens] = sub["PromptTokens"], sub["CompletionTokens"], sub["TotalTokens"]
-		u = srd.promptCompletion(kPromptTokens, kCompletionTokens, kTotalTokens)
-		rd.problem, rd.zero, rd.empty = srd.problem, srd.zero, srd.empty
-	default:
+	u, ok := rd.byConvention(rep)
+	if !ok {
 		return budget.Usage{}
 	}
 	rep.Found = true
@@ -323,6 +264,79 @@ func normalizeWith(info map[string]any, fast bool, rep *Report) budget.Usage {
 		u = budget.Usage{}
 	}
 	return u
+}
+
+// collect fills r.v from info; fast enables the openai fast path.
+func (r *reader) collect(info map[string]any, fast bool) {
+	if _, ok := info["PromptCachedTokens"]; fast && ok && len(info) > 8 {
+		// Fast path for the openai provider's 12-key map: look up only the
+		// keys it needs, then check that no other convention applies.
+		for _, i := range openaiKeys {
+			if v := info[keyName[i]]; v != nil {
+				r.v[i] = v
+			}
+		}
+		if r.has(kPromptCached) && (r.has(kPromptTokens) || r.has(kCompletionTokens)) &&
+			!r.has(kInputTokens) && !r.has(kOutputTokens) && !r.has(kInput) && !r.has(kOutput) {
+			return
+		}
+		*r = reader{}
+	}
+	r.scan(info)
+}
+
+// byConvention detects the convention of the keys read, records it in rep
+// and reads the usage by it; false if the keys are no usage (rep.Problem may
+// say why).
+func (r *reader) byConvention(rep *Report) (budget.Usage, bool) {
+	switch {
+	case r.has(kInputTokens) || r.has(kOutputTokens):
+		rep.Convention = ConventionAnthropic
+		return r.anthropic(), true
+	case r.has(kPromptTokens) || r.has(kCompletionTokens):
+		switch {
+		case r.has(kInput) || r.has(kOutput):
+			rep.Convention = ConventionGoogle
+			return r.google(), true
+		case r.has(kPromptCached) || r.has(kReasoning) || r.has(kCompletionReasoning):
+			rep.Convention = ConventionOpenAI
+			return r.openai(), true
+		case r.has(kCacheHit) || r.has(kCachedTokens) || r.has(kThinking) || r.has(kThinkingEnabled):
+			rep.Convention = ConventionOllama
+		default:
+			rep.Convention = ConventionOpenAI
+		}
+		return r.promptCompletion(kPromptTokens, kCompletionTokens, kTotalTokens), true
+	case r.has(kInput) || r.has(kOutput):
+		if _, i32 := r.v[kInput].(int32); i32 || r.has(kTotal) {
+			rep.Convention = ConventionVertex
+		} else {
+			rep.Convention = ConventionBedrock
+		}
+		return r.promptCompletion(kInput, kOutput, kTotal), true
+	case r.has(kUsage):
+		rep.Convention = ConventionMistral
+		return r.mistral(rep)
+	}
+	return budget.Usage{}, false
+}
+
+// mistral reads the counts of the mistral provider's nested Usage value.
+func (r *reader) mistral(rep *Report) (budget.Usage, bool) {
+	sub, problem := subUsage(r.v[kUsage])
+	if problem != "" {
+		r.fail(problem)
+		return budget.Usage{}, true
+	}
+	if sub == nil {
+		rep.Problem = "usage is nil"
+		return budget.Usage{}, false
+	}
+	srd := reader{}
+	srd.v[kPromptTokens], srd.v[kCompletionTokens], srd.v[kTotalTokens] = sub["PromptTokens"], sub["CompletionTokens"], sub["TotalTokens"]
+	u := srd.promptCompletion(kPromptTokens, kCompletionTokens, kTotalTokens)
+	r.problem, r.zero, r.empty = srd.problem, srd.zero, srd.empty
+	return u, true
 }
 
 // scan fills r.v from info.
