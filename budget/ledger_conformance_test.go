@@ -43,3 +43,19 @@ func TestFileSharedConformance(t *testing.T) {
 		return ledgertest.Alternate(openFile(t, path, limit, p), openFile(t, path, limit, p))
 	})
 }
+
+func TestScopedRates(t *testing.T) {
+	ledgertest.RunRates(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
+		s, err := budget.NewScoped(limit, p)
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestScopedAlerts(t *testing.T) {
+	ledgertest.RunAlerts(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
+		s, err := budget.NewScoped(limit, p)
+		require.NoError(t, err)
+		return s
+	})
+}
