@@ -219,14 +219,15 @@ func Alerts(t *testing.T, ledgers []budget.Ledger, n int) {
 	}
 	var mu sync.Mutex
 	var got []budget.Crossing
+	var spent, kspent budget.Amount // what the commits spent: the ledgers start empty
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			l := ledgers[i%len(ledgers)]
-			ctx := bg
-			if i%2 == 0 {
+			ctx, keyed := bg, (i/len(ledgers))%2 == 0
+			if keyed {
 				ctx = budget.ContextWithKey(bg, "k")
 			}
 			r, err := l.Reserve(ctx, 5*cent)
@@ -238,12 +239,15 @@ func Alerts(t *testing.T, ledgers []budget.Ledger, n int) {
 			noErr(t, err, "commit")
 			mu.Lock()
 			got = append(got, cs...)
+			spent += 5 * cent
+			if keyed {
+				kspent += 5 * cent
+			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	spent := stateOf(t, ledgers[0], bg).Spent
-	kspent := stateOf(t, ledgers[0], budget.ContextWithKey(bg, "k")).Spent
+	equal(t, stateOf(t, ledgers[0], bg).Spent, spent, "the global budget's spend")
 	var want []budget.Crossing
 	for _, s := range []struct {
 		key          string
