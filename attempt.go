@@ -58,27 +58,7 @@ func (r *Router) attempt(ctx context.Context, rep *CallReport, in *RouteInput, h
 	o := outcome{sentBytes: in.sentBytes}
 	var cutErr *BudgetError
 	if sw != nil {
-		partial, cut, callerErr := sw.state()
-		o.receivedBytes = sw.received()
-		switch {
-		case cut:
-			// googleai and vertex return a partial answer and no error.
-			o.cut = true
-			cutErr = &BudgetError{Model: a.Model, Requested: a.Reserved, StreamCut: true, Partial: partial, cause: errStreamCut}
-			resp, err = nil, cutErr
-		case callerErr != nil:
-			// Whatever the provider made of it, the call stopped because
-			// the caller's function failed: billed, not the provider's
-			// fault, not a reason to fail over.
-			o.class = ClassCaller
-			if err == nil || !errors.Is(err, callerErr) {
-				err = callerErr
-			}
-		case err != nil && sw.chunks() > 0:
-			// The caller has seen part of an answer: failing over would
-			// splice another model's answer onto it.
-			err = &StreamInterruptedError{Model: a.Model, Partial: partial, Err: err}
-		}
+		resp, cutErr, err = sw.outcome(&o, a, resp, err)
 	}
 	switch {
 	case o.cut:
@@ -194,4 +174,30 @@ func responseBytes(resp *llms.ContentResponse) int64 {
 		}
 	}
 	return n
+}
+
+// outcome reads what the stream watch saw into o and returns the response
+// and error the attempt ends with: a cut stream is a *BudgetError (googleai
+// and vertex return a partial answer and no error); a stream the caller's
+// own function stopped is the caller's error, billed and never failed over;
+// a stream that broke after chunks reached the caller is a
+// *StreamInterruptedError, which is not failed over either (another model's
+// answer would follow the partial one).
+func (w *streamWatch) outcome(o *outcome, a *Attempt, resp *llms.ContentResponse, err error) (*llms.ContentResponse, *BudgetError, error) {
+	partial, cut, callerErr := w.state()
+	o.receivedBytes = w.received()
+	switch {
+	case cut:
+		o.cut = true
+		cutErr := &BudgetError{Model: a.Model, Requested: a.Reserved, StreamCut: true, Partial: partial, cause: errStreamCut}
+		return nil, cutErr, cutErr
+	case callerErr != nil:
+		o.class = ClassCaller
+		if err == nil || !errors.Is(err, callerErr) {
+			err = callerErr
+		}
+	case err != nil && w.chunks() > 0:
+		err = &StreamInterruptedError{Model: a.Model, Partial: partial, Err: err}
+	}
+	return resp, nil, err
 }

@@ -22,6 +22,9 @@ const (
 	// opChat is gen_ai.operation.name of every provider attempt; the attempt's
 	// CLIENT span is named "chat {model}".
 	opChat = "chat"
+	// opEmbeddings is gen_ai.operation.name of an Embedder's calls, whose
+	// CLIENT span is named "embeddings {model}".
+	opEmbeddings = "embeddings"
 )
 
 // GenAI semantic-convention attributes (v1.41.0), on the attempts' CLIENT spans
@@ -89,9 +92,13 @@ const (
 	keyCascadeVerifyErr  = attribute.Key("baar.cascade.verifier_failed")
 
 	// On the attempts' CLIENT spans (with keyTier and keyCost).
-	keyUsageSource = attribute.Key("baar.usage.source") // provider, reservation, none
+	keyUsageSource = attribute.Key("baar.usage.source") // provider, reservation, none; count (an Embedder's exact count)
 	keyPriceSource = attribute.Key("baar.price.source") // where the price came from, when checked
 	keyAttemptStep = attribute.Key("baar.attempt.step") // sample, judge, escalation, failover (absent for the answer)
+
+	// On an Embedder's CLIENT span (with the GenAI and cost attributes above).
+	keyEmbeddingsDimension = semconv.GenAIEmbeddingsDimensionCountKey // "gen_ai.embeddings.dimension.count"
+	keyEmbeddingsInputs    = attribute.Key("baar.embeddings.inputs")  // the number of texts embedded
 )
 
 // error.type values of calls refused or failed before any provider attempt;

@@ -59,7 +59,8 @@ type BudgetError struct {
 	// function has received it too.
 	Partial string
 
-	cause error
+	cause    error
+	noOutput bool // an embedding: no output cap to lower
 }
 
 // Error implements error.
@@ -80,7 +81,10 @@ func (e *BudgetError) Error() string {
 		return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s %s rate limit is spent and %s reserved; wait for the window to reset at %s",
 			e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), e.Window, usd(e.Reserved), e.Resets.Format(time.RFC3339))
 	}
-	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved; %s or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)",
+	if !e.noOutput {
+		knob += " or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)"
+	}
+	return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s budget is spent and %s reserved; %s",
 		e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), usd(e.Reserved), knob)
 }
 

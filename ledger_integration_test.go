@@ -190,6 +190,16 @@ func TestLedgerChild(t *testing.T) {
 		}
 	}))
 	ctx := baar.ContextWithBudgetKey(context.Background(), key)
+	if start := os.Getenv("BAAR_LEDGER_CHILD_START"); start != "" {
+		// Say ready, then wait for the siblings: on a loaded machine a
+		// process that starts late would find the budget spent.
+		require.NoError(t, os.WriteFile(start+".ready."+key, nil, 0o600))
+		deadline := time.Now().Add(time.Minute)
+		for _, err := os.Stat(start); err != nil; _, err = os.Stat(start) {
+			require.True(t, time.Now().Before(deadline), "no start signal")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -245,10 +255,18 @@ func lgLogged(t *testing.T, log string) (sum budget.Amount, calls int, byKey map
 // with its own key, and checks the caps.
 func testMultiProcess(t *testing.T, spec string) {
 	log := filepath.Join(t.TempDir(), "costs.log")
+	start := filepath.Join(t.TempDir(), "start")
+	t.Setenv("BAAR_LEDGER_CHILD_START", start)
 	var cmds []*exec.Cmd
 	for i := range 3 {
 		cmds = append(cmds, lgChild(t, spec, "proc-"+strconv.Itoa(i), log, 0))
 	}
+	// Start them at once when every child has opened its ledger.
+	require.Eventually(t, func() bool {
+		ready, _ := filepath.Glob(start + ".ready.*")
+		return len(ready) == len(cmds)
+	}, time.Minute, 5*time.Millisecond, "the children are ready")
+	require.NoError(t, os.WriteFile(start, nil, 0o600))
 	for _, c := range cmds {
 		require.NoError(t, c.Wait())
 	}

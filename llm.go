@@ -194,6 +194,18 @@ func (r *Router) checkAffordable(c *config) error {
 		st.Limit, r.cheap.Name, out, least, knob)
 }
 
+// checkKey refuses a call that names a budget key (ContextWithBudgetKey)
+// when the ledger is the default one, which has no budgets per key: the key
+// would be silently ignored.
+func checkKey(ctx context.Context, l budget.Ledger) error {
+	if key, ok := budget.KeyFromContext(ctx); ok {
+		if _, isDefault := l.(defaultLedger); isDefault {
+			return invalidRequest("budget key %q: this ledger has no budgets per key; set WithKeyBudget, or WithLedger with a ledger of budget.Limits (budget.NewScoped, budget.OpenFile, redisledger.New, pgledger.New)", key)
+		}
+	}
+	return nil
+}
+
 // calibrateThreshold is WithCapableShare's threshold.
 func calibrateThreshold(scorer scoring.Scorer, cs *capableShare) (float64, error) {
 	samples := make([]scoring.Request, len(cs.samples))
@@ -271,10 +283,8 @@ func (r *Router) generate(ctx context.Context, rep *CallReport, msgs []llms.Mess
 	if err != nil {
 		return nil, err
 	}
-	if key, ok := budget.KeyFromContext(ctx); ok {
-		if _, isDefault := r.ledger.(defaultLedger); isDefault {
-			return nil, invalidRequest("budget key %q: this Router's ledger has no budgets per key; set WithKeyBudget, or WithLedger with a ledger of budget.Limits (budget.NewScoped, budget.OpenFile, redisledger.New)", key)
-		}
+	if err := checkKey(ctx, r.ledger); err != nil {
+		return nil, err
 	}
 
 	// Score.

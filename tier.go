@@ -55,9 +55,13 @@ func (r *Router) newTier(t Tier, label TierLabel) (*tierModel, error) {
 // or WithPriceTable's), with WithPrice's fields over it. A WithPrice of a
 // model the table lists keeps the row's other facts (cached-input and
 // cache-write rates, long-context tier, limits) where it leaves them zero.
-func (r *Router) priceOf(model string) (budget.Price, bool) {
-	row, listed := r.table.Lookup(model)
-	p, ok := r.prices[model]
+func (r *Router) priceOf(model string) (budget.Price, bool) { return priceOf(r.table, r.prices, model) }
+
+// priceOf is model's row of table with the fields of its WithPrice override
+// (in over) on top.
+func priceOf(table *budget.PriceTable, over map[string]budget.Price, model string) (budget.Price, bool) {
+	row, listed := table.Lookup(model)
+	p, ok := over[model]
 	switch {
 	case !ok:
 		return row, listed

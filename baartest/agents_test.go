@@ -204,7 +204,7 @@ func TestOpenAIFunctionsAgentFlow(t *testing.T) {
 				}},
 			)
 		}
-		assert.Equal(t, []string{"What is 2+2?"}, calc.inputs, "%T", llm)
+		assert.Equal(t, []string{"2+2"}, calc.inputs, "the question's arithmetic: %T", llm)
 		assert.Contains(t, output, `according to the tool, "4"`, "%T", llm)
 	}
 }

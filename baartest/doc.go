@@ -27,11 +27,24 @@
 // # Answers
 //
 // Answers are deterministic: they depend only on the request. The default
-// [Responder] ([DefaultResponder]) answers "Simulated answer from <model>: …"
-// with a length that grows with the prompt, calls the first offered tool
-// until the conversation holds a tool result, and plays langchaingo's ReAct
-// agents (an Action with the first tool, then a Final Answer once an
-// Observation is present). Write a [Responder] for anything else. Stop
+// [Responder] ([DefaultResponder]) computes simple arithmetic in the prompt
+// ("What is 7 * 8?" gets "7 * 8 = 56. The answer is 56."), else answers
+// "Simulated answer from <model>: …" with a length that grows with the
+// prompt; it calls the first offered tool (with the question's arithmetic
+// as input) until the conversation holds a tool result, and plays
+// langchaingo's ReAct agents (an Action with the first tool, then a Final
+// Answer once an Observation is present). Write a [Responder] for anything
+// else.
+//
+// # Wrong answers
+//
+// Its answers are right. [Mistakes] (the [Model] field, or [WithMistakes]
+// per model) make a seeded share of them wrong in ways a verifier can check:
+// a false result ("7 * 8 = 54"), no final answer, an answer cut off (finish
+// reason "length"), a call of a tool that was not offered. Each choice of a
+// request for several (llms.WithN) and each repetition of a request is a
+// sample of its own, so sampled answers disagree as a real model's do:
+// tests and examples can show a cascade escalating, offline. Stop
 // sequences and the request's max_tokens / max_completion_tokens are always
 // honoured: completion_tokens never exceeds the cap, and [WithMaxOutput]
 // makes it equal the cap, the worst case a budget must have reserved.

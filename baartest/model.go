@@ -59,9 +59,14 @@ type Model struct {
 	// StreamChunkSize is the bytes per streamed chunk when the call sets a
 	// StreamingFunc; 0 means [DefaultChunkSize].
 	StreamChunkSize int
+	// Mistakes make a seeded share of the answers wrong in checkable ways
+	// (see [Mistakes]). With a Rate above 0 and no Responder, the model
+	// answers with [DefaultResponder].
+	Mistakes Mistakes
 
 	calls         atomic.Int64
 	lastMaxTokens atomic.Int64
+	samples       sampleCounter
 }
 
 var _ llms.Model = (*Model)(nil)
@@ -130,32 +135,30 @@ func (m *Model) GenerateContent(ctx context.Context, messages []llms.MessageCont
 		}
 	}
 
-	var (
-		ch *llms.ContentChoice
-		u  usage
-	)
-	if m.Responder != nil {
+	// choices is the number of choices (llms.WithN); each carries the whole
+	// response's usage, as langchaingo's openai client reports it.
+	choices := max(o.N, 1)
+	chs := make([]*llms.ContentChoice, choices)
+	var u usage
+	if responder := m.Responder; responder != nil || m.Mistakes.active() {
+		if responder == nil {
+			responder = DefaultResponder
+		}
 		req, err := requestFromLLM(name, messages, &o)
 		if err != nil {
 			return nil, err
 		}
 		seed := req.hash()
-		reply := m.Responder(req)
+		reply := responder(req)
 		req.MaxTokens = maxTokens
 		if reply.ReasoningTokens <= 0 {
 			reply.ReasoningTokens = m.ReasoningTokens
 		}
-		a := shaping{}.shape(req, reply, seed)
-		ch = &llms.ContentChoice{Content: a.Content, StopReason: a.Finish}
-		for _, tc := range a.ToolCalls {
-			ch.ToolCalls = append(ch.ToolCalls, llms.ToolCall{ID: tc.ID, Type: "function", FunctionCall: &llms.FunctionCall{Name: tc.Name, Arguments: tc.Arguments}})
+		as := answers(req, reply, seed, shaping{}, &m.Mistakes, &m.samples)
+		for i := range as {
+			chs[i] = as[i].choice()
 		}
-		if len(ch.ToolCalls) > 0 {
-			ch.FuncCall = ch.ToolCalls[0].FunctionCall
-		} else if a.FunctionCall != nil {
-			ch.FuncCall = &llms.FunctionCall{Name: a.FunctionCall.Name, Arguments: a.FunctionCall.Arguments}
-		}
-		u = a.Usage
+		u = responseUsage(as)
 	} else {
 		prompt, h := fastPrompt(name, messages, &o)
 		content := cutAtStop(answerPrefix(name)+sentences[h%uint64(len(sentences))], o.StopWords)
@@ -168,25 +171,47 @@ func (m *Model) GenerateContent(ctx context.Context, messages []llms.MessageCont
 		if maxTokens > 0 {
 			reasoning = min(reasoning, maxTokens-visible)
 		}
-		ch = &llms.ContentChoice{Content: content, StopReason: finish}
-		u = usage{Prompt: prompt, Completion: visible + reasoning, Reasoning: reasoning}
+		for i := range chs {
+			chs[i] = &llms.ContentChoice{Content: content, StopReason: finish}
+		}
+		u = usage{Prompt: prompt, Completion: choices * (visible + reasoning), Reasoning: choices * reasoning}
 	}
 	if m.FullOutput {
-		u.Reasoning = min(u.Reasoning, maxTokens)
-		u.Completion = maxTokens
-		if ch.StopReason == "stop" {
-			ch.StopReason = "length"
+		u.Reasoning = min(u.Reasoning, choices*maxTokens)
+		u.Completion = choices * maxTokens
+		for _, ch := range chs {
+			if ch.StopReason == "stop" {
+				ch.StopReason = "length"
+			}
 		}
 	}
 	u.Cached = int(float64(u.Prompt) * clamp01(m.CachedFraction))
 
 	if o.StreamingFunc != nil || o.StreamingReasoningFunc != nil {
-		if err := m.stream(ctx, ch, &o); err != nil {
-			return nil, err
+		for _, ch := range chs {
+			if err := m.stream(ctx, ch, &o); err != nil {
+				return nil, err
+			}
 		}
 	}
-	ch.GenerationInfo = generationInfo(m.UsageMode, u)
-	return &llms.ContentResponse{Choices: []*llms.ContentChoice{ch}}, nil
+	for _, ch := range chs {
+		ch.GenerationInfo = generationInfo(m.UsageMode, u)
+	}
+	return &llms.ContentResponse{Choices: chs}, nil
+}
+
+// choice converts an answer into langchaingo's form.
+func (a *answer) choice() *llms.ContentChoice {
+	ch := &llms.ContentChoice{Content: a.Content, StopReason: a.Finish}
+	for _, tc := range a.ToolCalls {
+		ch.ToolCalls = append(ch.ToolCalls, llms.ToolCall{ID: tc.ID, Type: "function", FunctionCall: &llms.FunctionCall{Name: tc.Name, Arguments: tc.Arguments}})
+	}
+	if len(ch.ToolCalls) > 0 {
+		ch.FuncCall = ch.ToolCalls[0].FunctionCall
+	} else if a.FunctionCall != nil {
+		ch.FuncCall = &llms.FunctionCall{Name: a.FunctionCall.Name, Arguments: a.FunctionCall.Arguments}
+	}
+	return ch
 }
 
 // stream feeds the answer to the call's streaming funcs, like the openai

@@ -21,25 +21,32 @@ type Responder func(req *ChatRequest) Reply
 //     "none" and the conversation holds no tool or function result yet, it
 //     calls one tool: the forced one, else the first offered. Its arguments
 //     are a JSON object filling the schema's required properties (strings
-//     with the last user message, numbers with 1, booleans with true), or
-//     {"__arg1": "<last user message>"} when the schema declares no
-//     properties. With tool_choice "required" or a forced function it always
-//     calls the tool. Otherwise it answers in text, quoting the last tool
-//     result.
+//     with the last user message's arithmetic expression, or the message
+//     itself when it has none; numbers with 1, booleans with true), or
+//     {"__arg1": …} when the schema declares no properties. With
+//     tool_choice "required" or a forced function it always calls the tool.
+//     Otherwise it answers in text, quoting the last tool result, and ends
+//     with the result ("17 * 24 = 408. The answer is 408.") when the tool
+//     result states a true equation or the question holds arithmetic.
 //   - ReAct: when the prompt carries langchaingo's ReAct format ("Action:" and
 //     "Action Input:"), it answers with an Action using the first tool named in
-//     "should be one of [ … ]" and the question as Action Input; once an
-//     "Observation:" follows the instructions it answers "Final Answer: …"
-//     (or "AI: …" for the conversational agent's format), quoting the last
-//     observation.
+//     "should be one of [ … ]" and, as Action Input, the question's
+//     arithmetic expression (else the question); once an "Observation:"
+//     follows the instructions it answers "Final Answer: …" (or "AI: …" for
+//     the conversational agent's format), quoting the last observation and
+//     ending with the result as above when there is one.
 //   - Echo: a prompt that asks to reply with a quoted text ("Reply with 'OK'
 //     and nothing else", `Say "hello"`) gets that text alone.
+//   - Arithmetic: a last user message holding simple arithmetic (numbers
+//     joined by + - * / × ÷, e.g. "What is 7 * 8?") gets it computed:
+//     "Simulated answer from <model>: 7 * 8 = 56. The answer is 56."
 //   - Otherwise it answers "Simulated answer from <model>: …" with filler
 //     text whose length grows with the prompt's size and with markers of
 //     complexity ("step by step", "explain", "prove", code…), from about 12
 //     to 600 tokens.
 //
-// The server then applies stop sequences and the output cap (see [Reply]).
+// Its answers are right; [Mistakes] make a share of them wrong. The server
+// then applies stop sequences and the output cap (see [Reply]).
 func DefaultResponder(req *ChatRequest) Reply {
 	h := req.hash()
 	if r, ok := toolReply(req, h); ok {
@@ -51,7 +58,35 @@ func DefaultResponder(req *ChatRequest) Reply {
 	if m := echoInstruction.FindStringSubmatch(lastUserText(req)); m != nil {
 		return Reply{Content: m[1]}
 	}
+	if expr, v, ok := findArithmetic(lastUserText(req)); ok {
+		return Reply{Content: answerPrefix(req.Model) + expr + " = " + v + ". The answer is " + v + "."}
+	}
 	return Reply{Content: plainAnswer(req, h)}
+}
+
+// toolInput is what the simulator passes to a tool for a question: the
+// question's arithmetic expression when it has one ("17 * 24"), else the
+// question itself, on one line.
+func toolInput(question string) string {
+	if expr, _, ok := findArithmetic(question); ok {
+		return expr
+	}
+	return clip(question, 200)
+}
+
+// computed is the end of an answer that has a result: the true equation a
+// tool's output (or observation) states, else the question's computed
+// arithmetic, followed by "The answer is <value>."; ok is false when there
+// is neither.
+func computed(toolOutput, question string) (string, bool) {
+	expr, v, ok := trueEquation(toolOutput)
+	if !ok {
+		expr, v, ok = findArithmetic(question)
+	}
+	if !ok {
+		return "", false
+	}
+	return expr + " = " + v + ". The answer is " + v + ".", true
 }
 
 // echoInstruction matches prompts such as "Reply with 'OK' and nothing else"
@@ -104,7 +139,11 @@ func toolReply(req *ChatRequest, h uint64) (Reply, bool) {
 		}
 	}
 	if hasResult && req.ToolChoice != "required" {
-		return Reply{Content: answerPrefix(req.Model) + "according to the tool, " + quote(lastResult) + ". " + sentence(h)}, true
+		content := answerPrefix(req.Model) + "according to the tool, " + quote(lastResult) + ". "
+		if eq, ok := computed(lastResult, lastUserText(req)); ok {
+			return Reply{Content: content + eq}, true
+		}
+		return Reply{Content: content + sentence(h)}, true
 	}
 	fn := tools[0]
 	if req.ForcedTool != "" {
@@ -115,7 +154,7 @@ func toolReply(req *ChatRequest, h uint64) (Reply, bool) {
 			}
 		}
 	}
-	args := toolArguments(fn.Parameters, clip(lastUserText(req), 200))
+	args := toolArguments(fn.Parameters, toolInput(lastUserText(req)))
 	if legacy {
 		return Reply{FunctionCall: &FunctionCall{Name: fn.Name, Arguments: args}}, true
 	}
@@ -202,12 +241,17 @@ func reactReply(req *ChatRequest, h uint64) (Reply, bool) {
 			obs = "based on the observation " + quote(region[i+len("Observation:"):]) + ", "
 		}
 		answer := answerPrefix(req.Model) + obs + sentence(h)
+		if observations > 0 {
+			if eq, ok := computed(region[strings.LastIndex(region, "Observation:"):], reactQuestion(region, req)); ok {
+				answer = answerPrefix(req.Model) + obs + eq
+			}
+		}
 		if conversational {
 			return Reply{Content: "Thought: Do I need to use a tool? No\nAI: " + answer}, true
 		}
 		return Reply{Content: "Thought: I now know the final answer\nFinal Answer: " + answer}, true
 	}
-	question := reactQuestion(region, req)
+	question := toolInput(reactQuestion(region, req))
 	if conversational {
 		return Reply{Content: "Thought: Do I need to use a tool? Yes\nAction: " + tool + "\nAction Input: " + question}, true
 	}

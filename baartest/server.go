@@ -33,6 +33,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	perModel map[string]int64
+	samples  sampleCounter
 
 	prompt, completion, cached, reasoning atomic.Int64
 }
@@ -66,6 +67,8 @@ type config struct {
 	failures   []FailurePlan
 	latency    time.Duration
 	apiKey     *string
+	// mistakes per model; "" for the models not listed.
+	mistakes map[string]Mistakes
 }
 
 // Defaults.
@@ -169,6 +172,36 @@ func WithFailures(plans ...FailurePlan) Option {
 // wait ends early, without an answer, when the client cancels.
 func WithLatency(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.latency = max(d, 0) })
+}
+
+// WithMistakes makes the listed models (all models when none is listed)
+// answer wrongly as m says (see [Mistakes]); a later WithMistakes for the
+// same model replaces it. Each choice of a request for several ("n") is a
+// sample of its own: the choices of one response can disagree.
+func WithMistakes(m Mistakes, models ...string) Option {
+	return optionFunc(func(c *config) {
+		if c.mistakes == nil {
+			c.mistakes = make(map[string]Mistakes)
+		}
+		m.Kinds = append([]Mistake(nil), m.Kinds...)
+		if len(models) == 0 {
+			c.mistakes[""] = m
+		}
+		for _, name := range models {
+			c.mistakes[name] = m
+		}
+	})
+}
+
+// mistakesFor returns the mistakes of model.
+func (c *config) mistakesFor(model string) *Mistakes {
+	if m, ok := c.mistakes[model]; ok {
+		return &m
+	}
+	if m, ok := c.mistakes[""]; ok {
+		return &m
+	}
+	return &Mistakes{}
 }
 
 // WithAPIKey makes the server answer 401 (code "invalid_api_key") to
@@ -361,18 +394,41 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	seed := req.hash()
-	reply := s.cfg.responder(req)
-	a := s.cfg.shape(req, reply, seed)
+	choices := answers(req, s.cfg.responder(req), seed, s.cfg.shaping, s.cfg.mistakesFor(req.Model), &s.samples)
 	id := "chatcmpl-sim" + strconv.FormatUint(seed, 36)
 	if req.Stream {
-		s.stream(w, r, req, a, id, seed, f == FailTruncate)
+		s.stream(w, r, req, choices, id, seed, f == FailTruncate)
 		return
 	}
-	u := a.Usage
-	u.Completion *= req.N
-	u.Reasoning *= req.N
+	u := responseUsage(choices)
 	s.addTokens(u)
-	s.respond(w, req, a, u, id, f == FailTruncate)
+	s.respond(w, req, choices, u, id, f == FailTruncate)
+}
+
+// answers shapes the req.N choices of a reply, each a sample of its own
+// for the mistakes m.
+func answers(req *ChatRequest, reply Reply, seed uint64, sh shaping, m *Mistakes, samples *sampleCounter) []answer {
+	out := make([]answer, req.N)
+	first := uint64(0)
+	if m.active() {
+		first = samples.next(seed, req.N)
+	}
+	for i := range out {
+		r, cut, _ := m.apply(req, reply, seed, first+uint64(i))
+		out[i] = sh.shape(req, r, seed, cut)
+	}
+	return out
+}
+
+// responseUsage is the usage of a response: the prompt once, the output of
+// every choice.
+func responseUsage(choices []answer) usage {
+	u := choices[0].Usage
+	for _, a := range choices[1:] {
+		u.Completion += a.Usage.Completion
+		u.Reasoning += a.Usage.Reasoning
+	}
+	return u
 }
 
 // modelOf reads the "model" of a body that failed validation.
@@ -473,7 +529,8 @@ type wireResponse struct {
 
 const fingerprint = "fp_baartest"
 
-func (s *Server) respond(w http.ResponseWriter, req *ChatRequest, a answer, u usage, id string, truncate bool) {
+// wireMessage is the message of a choice.
+func (a *answer) wireMessage() wireOutMessage {
 	msg := wireOutMessage{Role: "assistant", FunctionCall: a.FunctionCall}
 	switch {
 	case len(a.ToolCalls) > 0:
@@ -488,13 +545,17 @@ func (s *Server) respond(w http.ResponseWriter, req *ChatRequest, a answer, u us
 		content := a.Content
 		msg.Content = &content
 	}
+	return msg
+}
+
+func (s *Server) respond(w http.ResponseWriter, req *ChatRequest, choices []answer, u usage, id string, truncate bool) {
 	resp := wireResponse{
 		ID: id, Object: "chat.completion", Created: time.Now().Unix(), Model: req.Model,
 		ServiceTier: "default", SystemFingerprint: fingerprint,
-		Choices: make([]wireChoice, req.N),
+		Choices: make([]wireChoice, len(choices)),
 	}
-	for i := range resp.Choices {
-		resp.Choices[i] = wireChoice{Index: i, Message: msg, FinishReason: a.Finish}
+	for i := range choices {
+		resp.Choices[i] = wireChoice{Index: i, Message: choices[i].wireMessage(), FinishReason: choices[i].Finish}
 	}
 	if r, ok := s.cfg.usageMode.report(u); ok {
 		resp.Usage = toWireUsage(r)
@@ -648,7 +709,7 @@ func (s *Server) chunks(a answer, index int) [][]streamChoice {
 
 func intp(i int) *int { return &i }
 
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest, a answer, id string, seed uint64, truncate bool) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest, choices []answer, id string, seed uint64, truncate bool) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
@@ -669,14 +730,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *ChatRequest
 		return
 	}
 
-	u := a.Usage
-	u.Completion *= req.N
-	u.Reasoning *= req.N
+	u := responseUsage(choices)
 	s.addTokens(u)
 
 	var all [][]streamChoice
-	for i := 0; i < req.N; i++ {
-		all = append(all, s.chunks(a, i)...)
+	for i := range choices {
+		all = append(all, s.chunks(choices[i], i)...)
 	}
 	for i, c := range all {
 		if truncate && i == len(all)/2 {

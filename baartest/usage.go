@@ -92,8 +92,11 @@ type answer struct {
 }
 
 // shape applies the request's stop sequences and output cap to r and
-// computes its usage.
-func (s shaping) shape(req *ChatRequest, r Reply, seed uint64) answer {
+// computes its usage. cut makes a text answer a cut-off one
+// ([MistakeTruncated]): what comes before its final answer (else its first
+// half), padded with filler to the output cap when there is one, with the
+// finish reason "length".
+func (s shaping) shape(req *ChatRequest, r Reply, seed uint64, cut bool) answer {
 	a := answer{Finish: "stop"}
 	visible := 0
 	switch {
@@ -114,6 +117,12 @@ func (s shaping) shape(req *ChatRequest, r Reply, seed uint64) answer {
 		a.Finish = "function_call"
 	default:
 		a.Content = cutAtStop(r.Content, req.Stop)
+		if cut {
+			a.Content = beforeAnswer(a.Content)
+			if req.MaxTokens <= 0 {
+				a.Finish = "length"
+			}
+		}
 		visible = ApproxTokens(a.Content)
 	}
 
@@ -132,14 +141,14 @@ func (s shaping) shape(req *ChatRequest, r Reply, seed uint64) answer {
 			// A call's arguments are not cut; reasoning yields first.
 			visible = min(visible, m)
 			reasoning = min(reasoning, m-visible)
-		case s.maxOutput || visible+reasoning > m:
+		case s.maxOutput || cut || visible+reasoning > m:
 			share := 0.0
 			if visible+reasoning > 0 {
 				share = float64(reasoning) / float64(visible+reasoning)
 			}
 			reasoning = int(float64(m) * share)
 			visible = m - reasoning
-			if s.maxOutput {
+			if s.maxOutput || cut {
 				a.Content = fitTokens(a.Content, visible, seed)
 			} else {
 				a.Content = truncateTokens(a.Content, visible)
@@ -155,6 +164,15 @@ func (s shaping) shape(req *ChatRequest, r Reply, seed uint64) answer {
 		Cached:     int(float64(req.PromptTokens) * s.cachedFraction),
 	}
 	return a
+}
+
+// beforeAnswer is the part of an answer before its final answer, or its
+// first half when it marks none.
+func beforeAnswer(content string) string {
+	if i := answerMarker(content); i > 0 {
+		return content[:i]
+	}
+	return truncateTokens(content, ApproxTokens(content)/2)
 }
 
 // IsReasoningModel reports whether a model name looks like an OpenAI

@@ -500,27 +500,33 @@ func (f *File) refresh() error {
 	if f.jf != nil && !f.stale {
 		if cur, err := f.jf.Stat(); err == nil && os.SameFile(fi, cur) {
 			err = f.readTail(cur.Size())
+			if err == nil {
+				err = f.heldByOthers()
+			}
 			f.saw(err)
 			return err
 		}
 	}
 	err = f.reload()
+	if err == nil {
+		err = f.heldByOthers()
+	}
 	f.saw(err)
 	return err
 }
 
 // create writes an empty journal (a header with a new identity) atomically.
 func (f *File) create() error {
-	if err := createJournal(f.path, header{id: newJournalID()}); err != nil {
+	if err := writeJournal(f.path, appendHeader(nil, header{id: newJournalID()})); err != nil {
 		return f.unavailable("creating", err)
 	}
 	return nil
 }
 
-// createJournal writes an empty journal with header h at path atomically.
-func createJournal(path string, h header) error {
+// writeJournal writes the journal data at path atomically.
+func writeJournal(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, appendHeader(nil, h), 0o600); err != nil {
+	if err := writeFileSync(tmp, data, 0o600); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {

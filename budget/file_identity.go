@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 )
 
@@ -46,15 +47,39 @@ const markSize = len(markMagic) + len(journalID{}) + 16
 // readMark reads the lock file's mark, if any: a File opening a budget
 // holds the journal to what the last process saw.
 func (f *File) readMark() {
-	var b [markSize]byte
-	if n, _ := f.lock.ReadAt(b[:], 0); n < markSize || string(b[:len(markMagic)]) != markMagic {
+	id, seq, spent, ok := lockMark(f.lock)
+	if !ok {
 		return // a lock file of format 1, or new
 	}
-	f.mark.known = true
-	copy(f.mark.id[:], b[len(markMagic):])
-	f.mark.seq = binary.LittleEndian.Uint64(b[markSize-16:])
-	f.mark.spent = Amount(min(binary.LittleEndian.Uint64(b[markSize-8:]), uint64(MaxAmount)))
-	f.mark.written.id, f.mark.written.seq = f.mark.id, f.mark.seq
+	f.mark.known, f.mark.id, f.mark.seq, f.mark.spent = true, id, seq, spent
+	f.mark.written.id, f.mark.written.seq = id, seq
+}
+
+// lockMark reads the mark in lock; ok is false when there is none.
+func lockMark(lock *os.File) (id journalID, seq uint64, spent Amount, ok bool) {
+	var b [markSize]byte
+	if n, _ := lock.ReadAt(b[:], 0); n < markSize || string(b[:len(markMagic)]) != markMagic {
+		return id, 0, 0, false
+	}
+	copy(id[:], b[len(markMagic):])
+	seq = binary.LittleEndian.Uint64(b[markSize-16:])
+	spent = Amount(min(binary.LittleEndian.Uint64(b[markSize-8:]), uint64(MaxAmount)))
+	return id, seq, spent, true
+}
+
+// heldByOthers reports errLost when the lock file's mark, written by the
+// processes sharing the journal, has seen more records of the journal just
+// read than it holds: the journal lost records this File never read (it
+// was idle meanwhile), and its own mark is behind. The File then holds the
+// journal to the lock file's mark.
+func (f *File) heldByOthers() error {
+	id, seq, spent, ok := lockMark(f.lock)
+	if !ok || id != f.hdr.id || seq <= f.ch.seq || f.hdr.legacy {
+		return nil
+	}
+	f.stale = true
+	f.mark.known, f.mark.id, f.mark.seq, f.mark.spent = true, id, seq, spent
+	return f.lost(fmt.Sprintf("was cut back to %d records (%d were seen by the processes sharing it)", f.ch.seq, seq))
 }
 
 // writeMark writes the mark m to lock.
@@ -124,7 +149,10 @@ func (f *File) lost(what string) error {
 //
 // Ledgers open on path (in any process) adopt the new journal at their
 // next operation, as they adopt no other replacement, and start again from
-// $0; so do ledgers opened later. A ledger that had read a journal other
+// $0; so do ledgers opened later. The new journal numbers its reservations
+// from a random base, so that settling a reservation of the replaced
+// journal never touches a new one: it does nothing, as for a reservation
+// already settled. A ledger that had read a journal other
 // than the one replaced (the budget was re-created twice meanwhile) keeps
 // failing closed: reopen it.
 //
@@ -155,15 +183,28 @@ func RecreateFile(path string) error {
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return f.unavailable("reading", err)
 	}
+	// The new journal starts with a snapshot of an empty book whose
+	// reservation numbers start at a random base, so that no reservation
+	// of the lost journal (a settlement in flight, retried) has the number
+	// of one of the new.
 	h := header{id: newJournalID(), parent: parent}
-	if err := createJournal(path, h); err != nil {
+	b := newBook()
+	b.lastID = recreatedIDBase()
+	ch := chain{start: true}
+	data = appendRecord(appendHeader(nil, h), &ch, []entry{{kind: entSnapshot, snap: b}})
+	if err := writeJournal(path, data); err != nil {
 		return f.unavailable("re-creating", err)
 	}
-	if err := writeMark(lock, h.id, 0, 0); err != nil {
+	if err := writeMark(lock, h.id, ch.seq, 0); err != nil {
 		return f.unavailable("marking", err)
 	}
 	return lock.Sync()
 }
+
+// recreatedIDBase returns the number before the first reservation of a
+// re-created journal: a random multiple of 2^40 below 2^62, which leaves
+// each life of a budget 2^40 reservations of its own.
+func recreatedIDBase() uint64 { return (1 + rand.Uint64N(1<<22-1)) << 40 }
 
 // tail is the header (length and checksum) of the last record a File read
 // or wrote, and where it is. Before reading what was appended after it, a

@@ -175,3 +175,70 @@ func TestFileReadsFormat1(t *testing.T) {
 	want.Reserved += Dollar
 	assert.Equal(t, want, stateOf(t, g, ctx))
 }
+
+// A reservation of the budget's life before RecreateFile never settles one
+// of the new life: the re-created journal numbers its reservations from a
+// random base, as a Redis budget's epoch does. (They used to start again
+// at 1: a commit in flight across the re-creation settled the new
+// reservation of the same number, amount and window, and the new call's
+// own bill was then lost.)
+func TestFileRecreatedDoesNotReuseIDs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	f := openFile(t, path, 10*Dollar, Limits{})
+	old, err := f.Reserve(ctx, Dollar)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(path))
+	requireLost(t, f.Commit(ctx, old, 30*Cent))
+
+	require.NoError(t, RecreateFile(path))
+	r, err := f.Reserve(ctx, Dollar)
+	require.NoError(t, err)
+	assert.NotEqual(t, old.ID, r.ID)
+	assert.NoError(t, f.Commit(ctx, old, 30*Cent), "a reservation of the lost journal: nothing to settle")
+	assert.Equal(t, State{Limit: 10 * Dollar, Reserved: Dollar}, stateOf(t, f, ctx))
+	require.NoError(t, f.Commit(ctx, r, 60*Cent))
+	assert.Equal(t, State{Limit: 10 * Dollar, Spent: 60 * Cent}, stateOf(t, f, ctx))
+
+	// The numbering survives a compaction and a reopening.
+	f.compactSize = 0
+	r2, err := f.Reserve(ctx, Cent)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	g := openFile(t, path, 10*Dollar, Limits{})
+	r3, err := g.Reserve(ctx, Cent)
+	require.NoError(t, err)
+	assert.Equal(t, r.ID+1, r2.ID)
+	assert.Equal(t, r2.ID+1, r3.ID)
+}
+
+// A journal cut back in place (same file) to more records than an idle
+// ledger read, but fewer than the others acknowledged, fails closed in the
+// idle ledger too: it holds the journal to the lock file's mark, not only
+// to its own. (It used to resume from the shorter journal, forgetting the
+// spend the others acknowledged and issuing their reservation IDs again:
+// found by budget/sim, file-lossy.)
+func TestFileIdleLedgerHoldsToOthersMark(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.journal")
+	busy := openFile(t, path, 10*Dollar, Limits{})
+	idle := openFile(t, path, 10*Dollar, Limits{})
+	stateOf(t, idle, ctx)
+	var cut int64
+	for i := range 3 {
+		r, err := busy.Reserve(ctx, Dollar)
+		require.NoError(t, err)
+		require.NoError(t, busy.Commit(ctx, r, Dollar))
+		if i == 0 {
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			cut = fi.Size()
+		}
+	}
+	require.NoError(t, os.Truncate(path, cut)) // $1 of the $3 spent is left
+	_, err := idle.Reserve(ctx, Dollar)
+	requireLost(t, err)
+	assert.Contains(t, err.Error(), "seen by the processes sharing it")
+	_, err = busy.State(ctx)
+	requireLost(t, err)
+}

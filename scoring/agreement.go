@@ -118,6 +118,10 @@ func answerKey(a *Answer) (string, bool) {
 	if strings.TrimSpace(a.Text) == "" {
 		return "", false
 	}
+	if tool, input, ok := reactAction(a.Text); ok {
+		// A ReAct step agrees on its action, not on a number in it.
+		return "act:" + tool + "(" + strings.Join(strings.Fields(input), " ") + ")", true
+	}
 	if f, ok := shortAnswer(a.Text); ok {
 		return "ans:" + f, true
 	}

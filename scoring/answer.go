@@ -694,3 +694,62 @@ func shingles(s string) map[uint64]bool {
 	}
 	return set
 }
+
+// reactAction returns the tool and input of the action a ReAct step ends
+// with ("Action: calculator" then "Action Input: 7 * 8", langchaingo's
+// one-shot agent format), if text is such a step and not a final answer.
+func reactAction(text string) (tool, input string, ok bool) {
+	if strings.Contains(text, "Final Answer:") {
+		return "", "", false
+	}
+	i := strings.LastIndex(text, "\nAction:")
+	if i < 0 {
+		if !strings.HasPrefix(text, "Action:") {
+			return "", "", false
+		}
+	} else {
+		text = text[i+1:]
+	}
+	rest := text[len("Action:"):]
+	nl := strings.IndexByte(rest, '\n')
+	if nl < 0 {
+		return "", "", false
+	}
+	tool = strings.TrimSpace(rest[:nl])
+	rest = rest[nl+1:]
+	if !strings.HasPrefix(rest, "Action Input:") || tool == "" {
+		return "", "", false
+	}
+	input = rest[len("Action Input:"):]
+	if j := strings.IndexByte(input, '\n'); j >= 0 {
+		input = input[:j]
+	}
+	return tool, strings.TrimSpace(input), true
+}
+
+// actionOffered reports whether a ReAct action's tool is one the request
+// offers: a tool of Request.Tools, or a name its messages list (the one-shot
+// agent lists its tools in the prompt).
+func actionOffered(req *Request, tool string) bool {
+	if offered(req.Tools, tool) {
+		return true
+	}
+	for _, m := range req.Messages {
+		for s := m.Text; ; {
+			i := strings.Index(s, tool)
+			if i < 0 {
+				break
+			}
+			end := i + len(tool)
+			if (i == 0 || !wordByte(s[i-1])) && (end == len(s) || !wordByte(s[end])) {
+				return true
+			}
+			s = s[end:]
+		}
+	}
+	return false
+}
+
+func wordByte(c byte) bool {
+	return c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}

@@ -102,8 +102,9 @@ func (m *VerifierModel) Verify(ctx context.Context, req Request, answers []Answe
 	return m.doubt(&req, &answers[0]), nil
 }
 
-// structuredPrior is the doubt of an answer that is only tool calls, or the
-// JSON document that was asked for, when it passes every hard check: the
+// structuredPrior is the doubt of an answer that is only tool calls, a ReAct
+// action step, or the JSON document that was asked for, when it passes every
+// hard check: the
 // model was fitted on worked answers in prose, whose facts (markers, steps,
 // arithmetic) such an answer does not have, so only its checks judge it.
 const structuredPrior = 0.2
@@ -112,6 +113,12 @@ func (m *VerifierModel) doubt(req *Request, a *Answer) float64 {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	af := judgedFacts(req, a, sc)
+	if tool, _, ok := reactAction(a.Text); ok && len(a.ToolCalls) == 0 {
+		// A ReAct step: judged by whether its action is a tool offered.
+		h := af.hard
+		h.badTool = h.badTool || !actionOffered(req, tool)
+		return m.floor(&h, structuredPrior)
+	}
 	if structured(req, a) {
 		return m.floor(&af.hard, structuredPrior)
 	}

@@ -268,3 +268,30 @@ func TestDefaultVerifierStructuredAnswers(t *testing.T) {
 	assert.Less(t, doubt(t, js, scoring.Answer{Text: `{"city":"Paris"}`}), 0.5)
 	assert.GreaterOrEqual(t, doubt(t, js, scoring.Answer{Text: `city: Paris`}), 0.9)
 }
+
+// A ReAct action step is judged by its action: a tool the prompt offers is
+// not doubted, one it does not offer is.
+func TestDefaultVerifierReActSteps(t *testing.T) {
+	req := human("Answer the question. You have access to the following tools:\n\ncalculator: Evaluates arithmetic.\n\nUse the format: Action: the action to take, should be one of [calculator]\n\nQuestion: what is 7 * 1440?")
+	ok := doubt(t, req, scoring.Answer{Text: "Thought: I should multiply.\nAction: calculator\nAction Input: 7 * 1440"})
+	assert.Less(t, ok, 0.5)
+	bad := doubt(t, req, scoring.Answer{Text: "Thought: I should multiply.\nAction: calculator_api\nAction Input: 7 * 1440"})
+	assert.GreaterOrEqual(t, bad, 0.9)
+	final := doubt(t, req, scoring.Answer{Text: "Thought: I know it.\nFinal Answer: 10080"})
+	assert.Less(t, final, 1.0, "a final answer is judged as an answer")
+}
+
+// Agreement groups ReAct steps by their action, not by a number in them.
+func TestAgreementOnReActActions(t *testing.T) {
+	step := func(tool string) scoring.Answer {
+		return scoring.Answer{Text: "Thought: multiply.\nAction: " + tool + "\nAction Input: 7 * 1440"}
+	}
+	d, err := scoring.Agreement(3).Verify(context.Background(), human("7 * 1440?"),
+		[]scoring.Answer{step("calculator"), step("calculator_api"), step("calc")})
+	require.NoError(t, err)
+	assert.InDelta(t, 2.0/3, d, 1e-9, "three different actions disagree")
+	d, err = scoring.Agreement(3).Verify(context.Background(), human("7 * 1440?"),
+		[]scoring.Answer{step("calculator"), step("calculator"), step("calc")})
+	require.NoError(t, err)
+	assert.InDelta(t, 1.0/3, d, 1e-9)
+}

@@ -126,168 +126,193 @@ func exceeded(t testing.TB, err error, what string, args ...any) *budget.Exceede
 // charge), settlement rules, and a concurrent storm. Ledgers that have an
 // Unsettled method also have it checked.
 func Run(t *testing.T, open Opener) {
+	t.Run("scopes", func(t *testing.T) { checkScopes(t, open) })
+	t.Run("no key budget", func(t *testing.T) { checkNoKeyBudget(t, open) })
+	t.Run("windows", func(t *testing.T) { checkWindows(t, open) })
+	t.Run("leases", func(t *testing.T) { checkLeases(t, open) })
+	t.Run("negative commit", func(t *testing.T) { checkNegativeCommit(t, open) })
+	t.Run("saturated reservation", func(t *testing.T) { checkSaturatedReservation(t, open) })
+	t.Run("storm", func(t *testing.T) { checkStorm(t, open) })
+}
+
+// checkScopes is the "scopes" check of Run.
+func checkScopes(t *testing.T, open Opener) {
 	const dollar = budget.Dollar
 	bg := context.Background()
+	l := open(t, 10*dollar, budget.Limits{KeyLimit: 3 * dollar, KeyLimits: map[string]budget.Amount{"vip": 8 * dollar, "blocked": 0}})
+	u1 := budget.ContextWithKey(bg, "user-1")
 
-	t.Run("scopes", func(t *testing.T) {
-		l := open(t, 10*dollar, budget.Limits{KeyLimit: 3 * dollar, KeyLimits: map[string]budget.Amount{"vip": 8 * dollar, "blocked": 0}})
-		u1 := budget.ContextWithKey(bg, "user-1")
+	r1, err := l.Reserve(u1, 2*dollar)
+	noErr(t, err, "reserving $2 for user-1")
+	// The key's budget refuses: nothing is held anywhere.
+	_, err = l.Reserve(u1, 2*dollar)
+	ex := exceeded(t, err, "reserving $2 more for user-1")
+	equal(t, *ex, budget.ExceededError{Limit: 3 * dollar, Reserved: 2 * dollar, Requested: 2 * dollar, Key: "user-1"}, "the key's budget refuses, and says so")
+	if !strings.Contains(err.Error(), `"user-1"`) {
+		t.Errorf("the refusal %q does not name the key", err)
+	}
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: 2 * dollar}, "no partial reservation")
+	equal(t, stateOf(t, l, u1), budget.State{Limit: 3 * dollar, Reserved: 2 * dollar}, "the binding budget of user-1 is its own")
 
-		r1, err := l.Reserve(u1, 2*dollar)
-		noErr(t, err, "reserving $2 for user-1")
-		// The key's budget refuses: nothing is held anywhere.
-		_, err = l.Reserve(u1, 2*dollar)
-		ex := exceeded(t, err, "reserving $2 more for user-1")
-		equal(t, *ex, budget.ExceededError{Limit: 3 * dollar, Reserved: 2 * dollar, Requested: 2 * dollar, Key: "user-1"}, "the key's budget refuses, and says so")
-		if !strings.Contains(err.Error(), `"user-1"`) {
-			t.Errorf("the refusal %q does not name the key", err)
-		}
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: 2 * dollar}, "no partial reservation")
-		equal(t, stateOf(t, l, u1), budget.State{Limit: 3 * dollar, Reserved: 2 * dollar}, "the binding budget of user-1 is its own")
+	// Other keys have their own budgets; a blocked key gets nothing.
+	_, err = l.Reserve(budget.ContextWithKey(bg, "blocked"), 1)
+	exceeded(t, err, "reserving for a blocked key")
+	rv, err := l.Reserve(budget.ContextWithKey(bg, "vip"), 7*dollar)
+	noErr(t, err, "reserving $7 for vip")
+	// Now the global budget binds: 1 left.
+	_, err = l.Reserve(budget.ContextWithKey(bg, "user-2"), 2*dollar)
+	ex = exceeded(t, err, "reserving $2 for user-2 with $1 left")
+	equal(t, ex.Limit, 10*dollar, "refused by the global budget")
+	equal(t, stateOf(t, l, budget.ContextWithKey(bg, "user-2")), budget.State{Limit: 10 * dollar, Reserved: 9 * dollar}, "the global budget binds user-2")
 
-		// Other keys have their own budgets; a blocked key gets nothing.
-		_, err = l.Reserve(budget.ContextWithKey(bg, "blocked"), 1)
-		exceeded(t, err, "reserving for a blocked key")
-		rv, err := l.Reserve(budget.ContextWithKey(bg, "vip"), 7*dollar)
-		noErr(t, err, "reserving $7 for vip")
-		// Now the global budget binds: 1 left.
-		_, err = l.Reserve(budget.ContextWithKey(bg, "user-2"), 2*dollar)
-		ex = exceeded(t, err, "reserving $2 for user-2 with $1 left")
-		equal(t, ex.Limit, 10*dollar, "refused by the global budget")
-		equal(t, stateOf(t, l, budget.ContextWithKey(bg, "user-2")), budget.State{Limit: 10 * dollar, Reserved: 9 * dollar}, "the global budget binds user-2")
+	noErr(t, l.Commit(bg, r1, dollar), "commit")
+	noErr(t, l.Cancel(bg, rv), "cancel")
+	equal(t, stateOf(t, l, u1), budget.State{Limit: 3 * dollar, Spent: dollar}, "user-1 after its commit")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: dollar}, "global after the settlements")
+	// Settling twice is a no-op; a foreign reservation is invalid.
+	noErr(t, l.Commit(bg, r1, 5*dollar), "settling twice")
+	isErr(t, l.Cancel(bg, budget.Reservation{ID: 99, Amount: 1}), budget.ErrInvalid, "cancelling a reservation never issued")
+	isErr(t, l.Cancel(bg, budget.Reservation{ID: 0}), budget.ErrInvalid, "cancelling reservation 0")
+	_, err = l.Reserve(bg, -1)
+	isErr(t, err, budget.ErrInvalid, "reserving a negative amount")
+}
 
-		noErr(t, l.Commit(bg, r1, dollar), "commit")
-		noErr(t, l.Cancel(bg, rv), "cancel")
-		equal(t, stateOf(t, l, u1), budget.State{Limit: 3 * dollar, Spent: dollar}, "user-1 after its commit")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: dollar}, "global after the settlements")
-		// Settling twice is a no-op; a foreign reservation is invalid.
-		noErr(t, l.Commit(bg, r1, 5*dollar), "settling twice")
-		isErr(t, l.Cancel(bg, budget.Reservation{ID: 99, Amount: 1}), budget.ErrInvalid, "cancelling a reservation never issued")
-		isErr(t, l.Cancel(bg, budget.Reservation{ID: 0}), budget.ErrInvalid, "cancelling reservation 0")
-		_, err = l.Reserve(bg, -1)
-		isErr(t, err, budget.ErrInvalid, "reserving a negative amount")
-	})
+// checkNoKeyBudget is the "no key budget" check of Run.
+func checkNoKeyBudget(t *testing.T, open Opener) {
+	const dollar = budget.Dollar
+	bg := context.Background()
+	l := open(t, dollar, budget.Limits{})
+	ctx := budget.ContextWithKey(bg, "anyone")
+	_, err := l.Reserve(ctx, dollar)
+	noErr(t, err, "reserving the whole budget with a key that has no budget")
+	equal(t, stateOf(t, l, ctx), budget.State{Limit: dollar, Reserved: dollar}, "the global budget binds")
+}
 
-	t.Run("no key budget", func(t *testing.T) {
-		l := open(t, dollar, budget.Limits{})
-		ctx := budget.ContextWithKey(bg, "anyone")
-		_, err := l.Reserve(ctx, dollar)
-		noErr(t, err, "reserving the whole budget with a key that has no budget")
-		equal(t, stateOf(t, l, ctx), budget.State{Limit: dollar, Reserved: dollar}, "the global budget binds")
-	})
+// checkWindows is the "windows" check of Run.
+func checkWindows(t *testing.T, open Opener) {
+	const dollar = budget.Dollar
+	bg := context.Background()
+	ny, err := time.LoadLocation("America/New_York")
+	noErr(t, err, "loading America/New_York")
+	clk := NewClock(time.Date(2025, 3, 9, 23, 0, 0, 0, ny))
+	l := open(t, 10*dollar, budget.Limits{KeyLimit: 5 * dollar, Window: budget.Window{Period: budget.Daily, Location: ny}, Now: clk.Now})
+	u := budget.ContextWithKey(bg, "u")
+	old, err := l.Reserve(u, 4*dollar)
+	noErr(t, err, "reserving before midnight")
+	if old.Generation == 0 {
+		t.Errorf("a windowed reservation has generation 0")
+	}
+	spent, err := l.Reserve(bg, 5*dollar)
+	noErr(t, err, "reserving $5")
+	noErr(t, l.Commit(bg, spent, 5*dollar), "commit")
+	_, err = l.Reserve(bg, 2*dollar)
+	exceeded(t, err, "reserving $2 with $1 left")
 
-	t.Run("windows", func(t *testing.T) {
-		ny, err := time.LoadLocation("America/New_York")
-		noErr(t, err, "loading America/New_York")
-		clk := NewClock(time.Date(2025, 3, 9, 23, 0, 0, 0, ny))
-		l := open(t, 10*dollar, budget.Limits{KeyLimit: 5 * dollar, Window: budget.Window{Period: budget.Daily, Location: ny}, Now: clk.Now})
-		u := budget.ContextWithKey(bg, "u")
-		old, err := l.Reserve(u, 4*dollar)
-		noErr(t, err, "reserving before midnight")
-		if old.Generation == 0 {
-			t.Errorf("a windowed reservation has generation 0")
-		}
-		spent, err := l.Reserve(bg, 5*dollar)
-		noErr(t, err, "reserving $5")
-		noErr(t, l.Commit(bg, spent, 5*dollar), "commit")
-		_, err = l.Reserve(bg, 2*dollar)
-		exceeded(t, err, "reserving $2 with $1 left")
+	clk.Add(time.Hour) // midnight in New York: a new day
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar}, "a new day, globally")
+	equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar}, "a new day, for the key")
+	r, err := l.Reserve(u, 5*dollar)
+	noErr(t, err, "reserving the key's whole new day")
+	equal(t, r.Generation, old.Generation+1, "the next day's generation")
 
-		clk.Add(time.Hour) // midnight in New York: a new day
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar}, "a new day, globally")
-		equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar}, "a new day, for the key")
-		r, err := l.Reserve(u, 5*dollar)
-		noErr(t, err, "reserving the key's whole new day")
-		equal(t, r.Generation, old.Generation+1, "the next day's generation")
+	// The old reservation settles into its own day, not today.
+	noErr(t, l.Commit(bg, old, 4*dollar), "settling yesterday's reservation")
+	equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar, Reserved: 5 * dollar}, "today's key budget is untouched")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: 5 * dollar}, "today's global budget is untouched")
+	noErr(t, l.Commit(bg, r, 3*dollar), "commit")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 3 * dollar}, "today's spend")
+}
 
-		// The old reservation settles into its own day, not today.
-		noErr(t, l.Commit(bg, old, 4*dollar), "settling yesterday's reservation")
-		equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar, Reserved: 5 * dollar}, "today's key budget is untouched")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: 5 * dollar}, "today's global budget is untouched")
-		noErr(t, l.Commit(bg, r, 3*dollar), "commit")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 3 * dollar}, "today's spend")
-	})
+// checkLeases is the "leases" check of Run.
+func checkLeases(t *testing.T, open Opener) {
+	const dollar = budget.Dollar
+	bg := context.Background()
+	clk := NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
+	l := open(t, 10*dollar, budget.Limits{KeyLimit: 5 * dollar, Lease: time.Minute, Now: clk.Now})
+	u := budget.ContextWithKey(bg, "u")
+	a, err := l.Reserve(u, 4*dollar)
+	noErr(t, err, "reserve a")
+	b, err := l.Reserve(bg, 3*dollar)
+	noErr(t, err, "reserve b")
+	clk.Add(59 * time.Second)
+	c, err := l.Reserve(bg, dollar)
+	noErr(t, err, "reserve c")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: 8 * dollar}, "before the leases expire")
 
-	t.Run("leases", func(t *testing.T) {
-		clk := NewClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
-		l := open(t, 10*dollar, budget.Limits{KeyLimit: 5 * dollar, Lease: time.Minute, Now: clk.Now})
-		u := budget.ContextWithKey(bg, "u")
-		a, err := l.Reserve(u, 4*dollar)
-		noErr(t, err, "reserve a")
-		b, err := l.Reserve(bg, 3*dollar)
-		noErr(t, err, "reserve b")
-		clk.Add(59 * time.Second)
-		c, err := l.Reserve(bg, dollar)
-		noErr(t, err, "reserve c")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: 8 * dollar}, "before the leases expire")
+	clk.Add(2 * time.Second) // a and b expire: charged as spent
+	z, err := l.Reserve(bg, 0)
+	noErr(t, err, "reserving $0")
+	noErr(t, l.Cancel(bg, z), "cancel")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 7 * dollar, Reserved: dollar}, "expired reservations are charged as spent")
+	equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar, Spent: 4 * dollar}, "and so to their key")
+	if list, err := unsettled(l, bg); !errors.Is(err, errNoList) {
+		noErr(t, err, "Unsettled")
+		equal(t, list, []budget.Reservation{a, b, c}, "unsettled, expired ones included")
+	}
 
-		clk.Add(2 * time.Second) // a and b expire: charged as spent
-		z, err := l.Reserve(bg, 0)
-		noErr(t, err, "reserving $0")
-		noErr(t, l.Cancel(bg, z), "cancel")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 7 * dollar, Reserved: dollar}, "expired reservations are charged as spent")
-		equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar, Spent: 4 * dollar}, "and so to their key")
-		if list, err := unsettled(l, bg); !errors.Is(err, errNoList) {
-			noErr(t, err, "Unsettled")
-			equal(t, list, []budget.Reservation{a, b, c}, "unsettled, expired ones included")
-		}
+	// Late settlements correct the charge.
+	noErr(t, l.Commit(bg, a, dollar), "late commit of a")
+	noErr(t, l.Cancel(bg, b), "late cancel of b")
+	noErr(t, l.Commit(bg, c, dollar), "commit c")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 2 * dollar}, "late settlements correct the charge")
+	equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar, Spent: dollar}, "and the key's")
+	if list, err := unsettled(l, bg); !errors.Is(err, errNoList) {
+		noErr(t, err, "Unsettled")
+		equal(t, len(list), 0, "nothing unsettled")
+	}
+	noErr(t, l.Commit(bg, a, 9*dollar), "settled: no-op")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 2 * dollar}, "a second settlement changes nothing")
+}
 
-		// Late settlements correct the charge.
-		noErr(t, l.Commit(bg, a, dollar), "late commit of a")
-		noErr(t, l.Cancel(bg, b), "late cancel of b")
-		noErr(t, l.Commit(bg, c, dollar), "commit c")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 2 * dollar}, "late settlements correct the charge")
-		equal(t, stateOf(t, l, u), budget.State{Limit: 5 * dollar, Spent: dollar}, "and the key's")
-		if list, err := unsettled(l, bg); !errors.Is(err, errNoList) {
-			noErr(t, err, "Unsettled")
-			equal(t, len(list), 0, "nothing unsettled")
-		}
-		noErr(t, l.Commit(bg, a, 9*dollar), "settled: no-op")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 2 * dollar}, "a second settlement changes nothing")
-	})
+// checkNegativeCommit is the "negative commit" check of Run.
+func checkNegativeCommit(t *testing.T, open Opener) {
+	const dollar = budget.Dollar
+	bg := context.Background()
+	l := open(t, 10*dollar, budget.Limits{})
+	r, err := l.Reserve(bg, 2*dollar)
+	noErr(t, err, "reserve")
+	isErr(t, l.Commit(bg, r, -1), budget.ErrInvalid, "committing a negative amount")
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 2 * dollar}, "settled at the reserved amount")
+	r2, err := l.Reserve(bg, 2*dollar)
+	noErr(t, err, "reserve")
+	isErr(t, l.Commit(bg, budget.Reservation{ID: r2.ID, Amount: 3}, 1), budget.ErrInvalid, "wrong amount")
+	isErr(t, l.Commit(bg, budget.Reservation{ID: r2.ID, Amount: r2.Amount, Generation: 5}, 1), budget.ErrInvalid, "wrong generation")
+	noErr(t, l.Commit(bg, r2, 1), "commit")
+}
 
-	t.Run("negative commit", func(t *testing.T) {
-		l := open(t, 10*dollar, budget.Limits{})
-		r, err := l.Reserve(bg, 2*dollar)
-		noErr(t, err, "reserve")
-		isErr(t, l.Commit(bg, r, -1), budget.ErrInvalid, "committing a negative amount")
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Spent: 2 * dollar}, "settled at the reserved amount")
-		r2, err := l.Reserve(bg, 2*dollar)
-		noErr(t, err, "reserve")
-		isErr(t, l.Commit(bg, budget.Reservation{ID: r2.ID, Amount: 3}, 1), budget.ErrInvalid, "wrong amount")
-		isErr(t, l.Commit(bg, budget.Reservation{ID: r2.ID, Amount: r2.Amount, Generation: 5}, 1), budget.ErrInvalid, "wrong generation")
-		noErr(t, l.Commit(bg, r2, 1), "commit")
-	})
-
-	t.Run("saturated reservation", func(t *testing.T) {
-		// An amount beyond what any store represents (a worst case that
-		// saturated at budget.MaxAmount) is a refusal like any other, not
-		// an invalid input: every budget is smaller.
-		l := open(t, 10*dollar, budget.Limits{KeyLimit: 3 * dollar})
-		held, err := l.Reserve(bg, dollar)
-		noErr(t, err, "reserve")
-		for _, amount := range []budget.Amount{budget.MaxAmount, 1<<62 + 1, 1<<53 + 1} {
-			for _, ctx := range []context.Context{bg, budget.ContextWithKey(bg, "u")} {
-				_, err := l.Reserve(ctx, amount)
-				ex := exceeded(t, err, "reserving %v", amount)
-				if errors.Is(err, budget.ErrInvalid) {
-					t.Errorf("reserving %v: %v matches budget.ErrInvalid", amount, err)
-				}
-				equal(t, ex.Requested, amount, "the refusal's requested amount")
-				if ex.Requested <= ex.Limit {
-					t.Errorf("reserving %v: refused by a budget of %v", amount, ex.Limit)
-				}
+// checkSaturatedReservation is the "saturated reservation" check of Run.
+func checkSaturatedReservation(t *testing.T, open Opener) {
+	const dollar = budget.Dollar
+	bg := context.Background()
+	// An amount beyond what any store represents (a worst case that
+	// saturated at budget.MaxAmount) is a refusal like any other, not
+	// an invalid input: every budget is smaller.
+	l := open(t, 10*dollar, budget.Limits{KeyLimit: 3 * dollar})
+	held, err := l.Reserve(bg, dollar)
+	noErr(t, err, "reserve")
+	for _, amount := range []budget.Amount{budget.MaxAmount, 1<<62 + 1, 1<<53 + 1} {
+		for _, ctx := range []context.Context{bg, budget.ContextWithKey(bg, "u")} {
+			_, err := l.Reserve(ctx, amount)
+			ex := exceeded(t, err, "reserving %v", amount)
+			if errors.Is(err, budget.ErrInvalid) {
+				t.Errorf("reserving %v: %v matches budget.ErrInvalid", amount, err)
+			}
+			equal(t, ex.Requested, amount, "the refusal's requested amount")
+			if ex.Requested <= ex.Limit {
+				t.Errorf("reserving %v: refused by a budget of %v", amount, ex.Limit)
 			}
 		}
-		equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: dollar}, "nothing held")
-		noErr(t, l.Commit(bg, held, dollar), "commit")
-		_, err = l.Reserve(budget.ContextWithKey(bg, "u"), 3*dollar)
-		noErr(t, err, "the budgets still grant what fits")
-	})
+	}
+	equal(t, stateOf(t, l, bg), budget.State{Limit: 10 * dollar, Reserved: dollar}, "nothing held")
+	noErr(t, l.Commit(bg, held, dollar), "commit")
+	_, err = l.Reserve(budget.ContextWithKey(bg, "u"), 3*dollar)
+	noErr(t, err, "the budgets still grant what fits")
+}
 
-	t.Run("storm", func(t *testing.T) {
-		Storm(t, []budget.Ledger{open(t, 50*dollar, budget.Limits{KeyLimit: 10 * dollar})})
-	})
+// checkStorm is the "storm" check of Run.
+func checkStorm(t *testing.T, open Opener) {
+	const dollar = budget.Dollar
+	Storm(t, []budget.Ledger{open(t, 50*dollar, budget.Limits{KeyLimit: 10 * dollar})})
 }
 
 // Storm runs concurrent reserve/commit/cancel on ledgers sharing one budget

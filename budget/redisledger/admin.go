@@ -34,10 +34,11 @@ func Reinitialize(ctx context.Context, c redis.UniversalClient, name string) err
 }
 
 // Keys returns the keys of the budget name in the Redis client c, in no
-// order: {baar:<name>}:epoch, :gen and :seq (which never expire), :open and
-// :lease (while reservations are open), :w:<generation> (a window's sums,
-// which expire a day after the window ends) and :x:<epoch>:<seq> (expired
-// reservations, kept a day). In a Redis Cluster, they are read from the
+// order: {baar:<name>}:epoch, :gen, :seq and :tokmin (which never expire),
+// :open and :lease (while reservations are open), :tok and :tokx (the
+// request tokens of the reservations made within a lease),
+// :w:<generation> (a window's sums, which expire a day after the window
+// ends) and :x:<epoch>:<seq> (expired reservations, kept a day). In a Redis Cluster, they are read from the
 // master serving the budget's slot.
 func Keys(ctx context.Context, c redis.UniversalClient, name string) ([]string, error) {
 	if err := checkName(c, name); err != nil {

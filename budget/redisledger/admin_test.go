@@ -40,7 +40,7 @@ func TestKeysAndDelete(t *testing.T) {
 	slices.Sort(keys)
 	P := "{baar:" + name + "}:"
 	want := []string{P + "epoch", P + "gen", P + "lease", P + "open", P + "seq", P + "w:20090",
-		P + "x:" + u64s(open.ID>>40) + ":1"}
+		P + "x:" + u64s(open.ID>>40) + ":1", P + "tok", P + "tokx", P + "tokmin"}
 	slices.Sort(want)
 	assert.Equal(t, want, keys)
 

@@ -2,6 +2,8 @@ package redisledger
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,6 +56,14 @@ const lateSettleRetention = 24 * time.Hour
 // settlement of a reservation from the budget's earlier life touches one
 // of the new. A process that never saw the budget cannot tell a lost one
 // from a new one: it starts one.
+//
+// Reserve is idempotent: each call sends a random request token, and the
+// budget remembers the reservation made for it during its lease. So
+// go-redis's retries of a command whose reply was lost (Options.MaxRetries,
+// 3 by default), and a request the network delivers twice or late, reserve
+// at most once; a request older than a lease (by the clock of the process
+// that last swept the budget) is refused, reserving nothing. Commit and
+// Cancel are idempotent by nature. Any MaxRetries is safe.
 //
 // Every error of Redis itself — unreachable, timed out, or an answer that is
 // not what the scripts return — matches [budget.ErrUnavailable], so that
@@ -128,7 +138,8 @@ func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Lim
 	prefix := "{baar:" + name + "}"
 	l := &Ledger{
 		c: c, name: name, prefix: prefix, limit: limit, pol: p, cfg: cfg,
-		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease", prefix + ":epoch"},
+		keys: []string{prefix + ":gen", prefix + ":seq", prefix + ":open", prefix + ":lease", prefix + ":epoch",
+			prefix + ":tok", prefix + ":tokx", prefix + ":tokmin"},
 	}
 	l.warnings = l.checkConfig()
 	for _, w := range l.warnings {
@@ -249,6 +260,16 @@ func (l *Ledger) saw(e any, seq uint64) (uint64, bool) {
 	return n, true
 }
 
+// requestToken draws the token of one Reserve call: 128 random bits, so
+// that no two calls of any process share one while their reservations are
+// open.
+func requestToken() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	return hex.EncodeToString(b[:])
+}
+
 // garbage is the error of an answer the scripts cannot have given.
 func garbage(op string, v any) error {
 	return fmt.Errorf("redisledger %s: %w: unexpected answer %.100v", op, budget.ErrUnavailable, v)
@@ -295,6 +316,10 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 	}
 	args := append([]any{l.prefix, ms(now), u64(gen), amt(amount), amt(l.limit),
 		key, amt(keyLimit), ms(now.Add(l.lease())), retentionMS, ttl, ttlNext}, l.identity()...)
+	// The request token makes the call idempotent: go-redis sends the same
+	// arguments again when the reply is lost (MaxRetries), and the script
+	// answers a token it has seen with the reservation it made then.
+	args = append(args, requestToken())
 	v, err := l.run(ctx, reserveScript, args...)
 	if errors.Is(err, errNotReplicated) {
 		// Held on the primary, not confirmed: give it back (best effort;

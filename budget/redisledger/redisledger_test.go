@@ -49,7 +49,7 @@ func TestKeysShareHashTag(t *testing.T) {
 	require.NoError(t, err)
 	keys, err := c.Keys(ctx, "*"+name+"*").Result()
 	require.NoError(t, err)
-	assert.Len(t, keys, 6, "%v", keys) // epoch gen seq w:<gen> x:<epoch>:1 x:<epoch>:2 (open and lease emptied: gone)
+	assert.Len(t, keys, 7, "%v", keys) // epoch gen seq tokmin w:<gen> x:<epoch>:1 x:<epoch>:2 (open, lease, tok and tokx emptied: gone)
 	slot := -1
 	for _, k := range keys {
 		assert.True(t, strings.HasPrefix(k, "{baar:"+name+"}:"), k)

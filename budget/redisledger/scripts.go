@@ -14,24 +14,39 @@ import "github.com/redis/go-redis/v9"
 //	P:w:<gen>     hash: spent, res, s:<key>, r:<key> of one window
 //	P:x:<R>       "amount:gen:key" of a reservation whose lease expired
 //	              (charged as spent), kept a day for a late settlement
+//	P:tok         hash: T → "R:gen", the reservation made by the Reserve
+//	              call whose request token is T
+//	P:tokx        sorted set: T scored by its reservation's lease expiry (ms)
+//	P:tokmin      the lease expiry up to which tokens were forgotten
 //
 // R is "<epoch>:<seq>", the reservation's ID in Redis (the Go ID is
-// epoch<<40 | seq). P:epoch, P:gen and P:seq never expire; P:open and
-// P:lease vanish when empty; P:w:<gen> expires a day (and a lease) after
-// its window ends, P:x:<R> a day after its lease expired.
+// epoch<<40 | seq). P:epoch, P:gen, P:seq and P:tokmin never expire;
+// P:open, P:lease, P:tok and P:tokx vanish when empty; P:w:<gen> expires a
+// day (and a lease) after its window ends, P:x:<R> a day after its lease
+// expired.
 //
 // Every script first checks the identity (ident): a caller that has seen
 // the budget under an epoch finds it, or the budget's state was lost
 // (flushed, evicted, a restart without persistence) and the script fails
 // with an error starting "BAARLOST", before writing anything.
 //
-// The epoch, gen, seq, open and lease keys are passed as KEYS; the window and expired-reservation keys
-// are built by the scripts from the prefix, in the same slot. Amounts are
-// passed and stored as decimal strings and only ever added with HINCRBY
-// (exact int64); the Lua comparison limit − spent − reserved < amount uses
-// doubles, exact while every figure is at most 2^53, and an overspent budget
-// (spent > limit, which a settlement above its reservation can make exceed
-// 2^53) is refused first by an exact comparison of the decimal strings.
+// A Reserve is made idempotent by a random request token T: go-redis sends
+// the same script with the same arguments again when a reply is lost
+// (MaxRetries), and the network may deliver a request late, after its
+// retry. The reserve script answers a token it remembers with the
+// reservation it made then; it remembers each token for its reservation's
+// lease, settled or not, and refuses, reserving nothing, a request whose
+// lease expiry is not after P:tokmin (its token may have been forgotten).
+// A Reserve thus reserves at most once, however often it is delivered.
+//
+// The epoch, gen, seq, open, lease, tok, tokx and tokmin keys are passed
+// as KEYS; the window and expired-reservation keys are built by the
+// scripts from the prefix, in the same slot. Amounts are passed and stored
+// as decimal strings and only ever added with HINCRBY (exact int64); the
+// Lua comparison limit − spent − reserved < amount uses doubles, exact
+// while every figure is at most 2^53, and an overspent budget (spent >
+// limit, which a settlement above its reservation can make exceed 2^53) is
+// refused first by an exact comparison of the decimal strings.
 // Redis does not roll back a script that fails half-way, so every script
 // makes the write that could fail (an increment of spent past int64, which
 // takes more than one absurd commit: a commit records at most 2^62) before
@@ -91,8 +106,17 @@ local function gt(a, b)
   return a > b
 end
 
--- sweep charges as spent the open reservations whose lease expired by now.
+-- sweep charges as spent the open reservations whose lease expired by now,
+-- and forgets the request tokens of the leases that ended.
 local function sweep(P, now, retention)
+  local toks = redis.call('ZRANGEBYSCORE', P .. ':tokx', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 256)
+  for i = 1, #toks, 2 do
+    redis.call('HDEL', P .. ':tok', toks[i])
+    redis.call('ZREM', P .. ':tokx', toks[i])
+  end
+  if #toks > 0 and tonumber(toks[#toks]) > tonumber(redis.call('GET', P .. ':tokmin') or '0') then
+    redis.call('SET', P .. ':tokmin', toks[#toks])
+  end
   local ids = redis.call('ZRANGEBYSCORE', P .. ':lease', '-inf', now, 'LIMIT', 0, 256)
   for _, id in ipairs(ids) do
     redis.call('ZREM', P .. ':lease', id)
@@ -118,16 +142,29 @@ local function generation(genkey, g)
 end
 `
 
-// reserveScript: KEYS gen, seq, open, lease, epoch; ARGV prefix, now ms,
-// gen, amount, limit, key, key limit, lease expiry ms, retention ms, window
-// TTL ms (0: none), the next window's TTL ms (for a caller whose clock is
-// behind: the budget's window is already the next one, which must not be
-// given this window's shorter life), then the identity's want, cand, hw.
-// It returns {1, seq, gen, epoch} or {0, scope (0 global, 1 key), spent,
-// reserved, epoch} with the refusing budget's figures.
+// reserveScript: KEYS gen, seq, open, lease, epoch, tok, tokx, tokmin; ARGV
+// prefix, now ms, gen, amount, limit, key, key limit, lease expiry ms,
+// retention ms, window TTL ms (0: none), the next window's TTL ms (for a
+// caller whose clock is behind: the budget's window is already the next
+// one, which must not be given this window's shorter life), the identity's
+// want, cand, hw, then the request token (empty: none). It returns {1, seq,
+// gen, epoch} — for a token it remembers, the reservation made then — or
+// {0, scope (0 global, 1 key), spent, reserved, epoch} with the refusing
+// budget's figures.
 var reserveScript = redis.NewScript(prelude + `
 local P = ARGV[1]
 local E = ident(KEYS[5], KEYS[2], ARGV[12], ARGV[13], ARGV[14])
+local T = ARGV[15] or ''
+if T ~= '' then
+  local done = redis.call('HGET', KEYS[6], T)
+  if done then
+    local e, seq, g = string.match(done, '^(%d+):(%d+):(%d+)$')
+    if e then return {1, tonumber(seq), tonumber(g), e} end
+  end
+  if tonumber(ARGV[8]) <= tonumber(redis.call('GET', KEYS[8]) or '0') then
+    error({err = 'BAARSTALE a reservation request older than a lease (delivered late, or from a clock behind the others) is refused: it may have been served already'})
+  end
+end
 sweep(P, ARGV[2], ARGV[9])
 local g = generation(KEYS[1], ARGV[3])
 local w = P .. ':w:' .. g
@@ -149,6 +186,10 @@ redis.call('SET', KEYS[2], seq)
 local id = E .. ':' .. seq
 redis.call('HSET', KEYS[3], id, amt .. ':' .. g .. ':' .. ARGV[8] .. ':' .. key)
 redis.call('ZADD', KEYS[4], ARGV[8], id)
+if T ~= '' then
+  redis.call('HSET', KEYS[6], T, id .. ':' .. g)
+  redis.call('ZADD', KEYS[7], ARGV[8], T)
+end
 redis.call('HINCRBY', w, 'res', amt)
 if key ~= '' then redis.call('HINCRBY', w, 'r:' .. key, amt) end
 if ARGV[10] ~= '0' then
@@ -162,7 +203,7 @@ end
 return {1, seq, tonumber(g), E}
 `)
 
-// settleScript: KEYS gen, seq, open, lease, epoch; ARGV prefix, epoch and
+// settleScript: KEYS as reserveScript's; ARGV prefix, epoch and
 // seq of the reservation, amount, gen, commit (1) or cancel (0), actual,
 // then the identity's want, cand, hw. It returns 1 (settled), 2 (a late
 // settlement corrected the charge of an expired reservation), 0 (already
@@ -198,7 +239,7 @@ if ARGV[2] ~= E or n < 1 or n > tonumber(redis.call('GET', KEYS[2]) or '0') then
 return 0
 `)
 
-// stateScript: KEYS gen, seq, open, lease, epoch; ARGV prefix, now ms,
+// stateScript: KEYS as reserveScript's; ARGV prefix, now ms,
 // gen, key, retention ms, then the identity's want, cand, hw. It returns
 // {gen, spent, reserved, key spent, key reserved, epoch}.
 var stateScript = redis.NewScript(prelude + `

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,12 +78,6 @@ func (s *redisServer) kill() {
 		s.cmd.Wait()
 		s.cmd = nil
 	}
-}
-
-// signal sends sig to the server (SIGSTOP, SIGCONT).
-func (s *redisServer) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	require.NoError(t, s.cmd.Process.Signal(sig))
 }
 
 // client returns a client of the server, closed when the test ends.

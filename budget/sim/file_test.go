@@ -113,11 +113,13 @@ func (f *fileTarget) size() int64 {
 	return fi.Size()
 }
 
-// records returns the offsets at which the journal's records start, and
-// its length (the format is documented in budget/journal.go).
+// journalHeader is the length of a journal's header: magic[8] id[16]
+// parent[16] (the format is documented in budget/journal.go).
+const journalHeader = 40
+
+// records returns the offsets at which the journal's records start.
 func records(data []byte) (starts []int) {
-	const magic = 8
-	for off := magic; off+8 <= len(data); {
+	for off := journalHeader; off+8 <= len(data); {
 		n := int(binary.LittleEndian.Uint32(data[off:]))
 		if off+8+n > len(data) {
 			break
@@ -147,6 +149,9 @@ func (f *fileTarget) arm(w *world) string {
 // fault injects a fault of the disk or of the journal's file.
 func (f *fileTarget) fault(w *world) string {
 	n := w.rng.IntN(100)
+	if _, err := os.Stat(f.path); err != nil && !f.removed {
+		return "" // removed for good: the operator re-creates it
+	}
 	if w.cfg.lossy && n < 40 && !f.removed {
 		return f.lossyFault(w, n)
 	}
@@ -178,23 +183,39 @@ func (f *fileTarget) lossyFault(w *world, n int) string {
 	switch {
 	case n < 10:
 		starts := records(data)
-		cut := 8
-		if len(starts) > 0 {
-			cut = starts[w.rng.IntN(len(starts))]
+		if len(starts) == 0 {
+			return "" // nothing to lose
 		}
-		f.rewrite(data[:cut], false)
+		// Down to a record's start: that record and those after it are
+		// lost, the header at least is left.
+		f.rewrite(data[:starts[w.rng.IntN(len(starts))]], false)
+		w.stateLost()
 		return "journal-truncated"
-	case n < 20 && f.backup != nil:
+	case n < 20 && f.backup != nil && string(f.backup) != string(data):
 		f.rewrite(f.backup, true)
+		w.stateLost()
 		return "journal-replaced-by-stale-copy"
 	case n < 30:
 		if err := os.Remove(f.path); err != nil {
 			w.t.Fatal(err)
 		}
+		w.stateLost()
 		f.restart(w.rng.IntN(w.cfg.procs))
 		return "journal-removed-then-restart"
 	}
 	return f.powerLoss(w)
+}
+
+// recover re-creates the budget deliberately (budget.RecreateFile), as the
+// operator does when the journal cannot be restored: every process adopts
+// the new, empty journal at its next operation.
+func (f *fileTarget) recover(w *world) string {
+	if err := budget.RecreateFile(f.path); err != nil {
+		w.t.Fatalf("re-creating the budget: %v", err)
+	}
+	f.backup = nil
+	f.fs.setDurable(f.size())
+	return "operator-recreate"
 }
 
 // rewrite puts data in place of the journal: in place (a truncation), or
@@ -249,6 +270,7 @@ func (f *fileTarget) powerLoss(w *world) string {
 		if err := os.Truncate(f.path, d); err != nil {
 			w.t.Fatal(err)
 		}
+		w.stateLost()
 		kind = "power-loss-after-lost-fsync"
 	}
 	for p := range f.procs {

@@ -51,6 +51,9 @@ type redisTarget struct {
 	clients []*redis.Client
 	procs   []*redisledger.Ledger
 	auditor *redisledger.Ledger
+	// lost is set from a state loss until the operator re-initializes the
+	// budget; a process crashing meanwhile starts only then (see open).
+	lost bool
 }
 
 func newRedisTarget(addr string) func(w *world) target {
@@ -103,8 +106,18 @@ func (r *redisTarget) warm() {
 	r.delKeys("{baar:" + r.name + "-warm}*")
 }
 
+// open starts process p: a new client and ledger, which reads its budget
+// (so that it has seen the budget's identity, as a router does when it
+// reports its budget at start). While the budget's state is lost, the
+// process starts only once the operator has answered: a process that never
+// saw the budget cannot tell a lost budget from a new one and starts a new
+// one (docs/budgets.md), which no ledger can detect.
 func (r *redisTarget) open(p int) {
-	retries := -1 // a retried Reserve reserves twice: see docs/simulation.md
+	if r.lost {
+		r.clients[p], r.procs[p] = nil, nil
+		return
+	}
+	retries := -1
 	if r.w.cfg.retries {
 		retries = 0 // go-redis's default: 3 retries
 	}
@@ -118,18 +131,46 @@ func (r *redisTarget) open(p int) {
 		ReadTimeout:     5 * time.Second,
 		WriteTimeout:    5 * time.Second,
 	})
-	l, err := redisledger.New(r.clients[p], r.name, r.w.limit, r.w.lim)
+	l, err := redisledger.New(r.clients[p], r.name, r.w.limit, r.w.lim, redisledger.WithLogger(nil))
 	if err != nil {
 		r.w.t.Fatal(err)
 	}
 	r.procs[p] = l
+	r.px.arm(pass)
+	if _, err := l.State(context.Background()); err != nil {
+		r.w.t.Fatalf("process %d reading its budget at start: %v", p, err)
+	}
 }
 
-func (r *redisTarget) ledger(p int) budget.Ledger { return r.procs[p] }
+func (r *redisTarget) ledger(p int) budget.Ledger {
+	if r.procs[p] == nil {
+		return downLedger{fmt.Errorf("%w: process %d waits for the operator to start", budget.ErrUnavailable, p)}
+	}
+	return r.procs[p]
+}
 
 func (r *redisTarget) restart(p int) {
-	r.clients[p].Close()
+	if r.clients[p] != nil {
+		r.clients[p].Close()
+	}
 	r.open(p)
+}
+
+// recover re-initializes the budget on purpose (redisledger.Reinitialize),
+// as the operator does once ledgers fail with ErrStateLost: what is left
+// in Redis (nothing, after the keys were lost) becomes the budget, and the
+// processes that waited start.
+func (r *redisTarget) recover(w *world) string {
+	if err := redisledger.Reinitialize(context.Background(), r.direct, r.name); err != nil {
+		w.t.Fatalf("re-initializing the budget: %v", err)
+	}
+	r.lost = false
+	for p := range r.procs {
+		if r.procs[p] == nil {
+			r.open(p)
+		}
+	}
+	return "operator-reinitialize"
 }
 
 func (r *redisTarget) audit(key string) (budget.State, bool, error) {
@@ -161,6 +202,8 @@ func (r *redisTarget) fault(w *world) string {
 	switch n := w.rng.IntN(100); {
 	case w.cfg.lossy && n < 20:
 		r.dropKeys()
+		r.lost = true
+		w.stateLost()
 		return "state-loss"
 	case n < 60:
 		r.px.disconnect()
@@ -185,7 +228,9 @@ func (r *redisTarget) quiesce(w *world) {
 func (r *redisTarget) close() {
 	r.px.close()
 	for _, c := range r.clients {
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
 	}
 }
 

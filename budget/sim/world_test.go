@@ -38,6 +38,16 @@ type target interface {
 	close()
 }
 
+// operated is a target whose store can lose acknowledged state (the lossy
+// faults): the ledger must then fail closed until the operator answers.
+type operated interface {
+	target
+	// recover is the operator's answer to a lost state (re-creating or
+	// re-initializing the budget on purpose): the budget starts again from
+	// the state the operator accepts, $0 here. It returns its kind.
+	recover(w *world) string
+}
+
 // config is what a simulation run exercises.
 type config struct {
 	kind     string        // the ledger: memory, scoped, file, redis
@@ -73,6 +83,7 @@ const (
 // call is one simulated model call of a router.
 type call struct {
 	proc   int
+	life   int    // the budget's life it belongs to (see world.life)
 	key    string // "" when no key budget applies
 	r      budget.Reservation
 	gen    uint64
@@ -163,6 +174,7 @@ func hashHistory(h uint64, e event) uint64 {
 // stats counts what a run exercised.
 type stats struct {
 	steps, reserves, refusals, failClosed, commits, cancels, crashes, clock, windows, hidden int
+	stale                                                                                    int // settlements of an earlier life
 	faults                                                                                   map[string]int
 }
 
@@ -177,6 +189,7 @@ func (s *stats) add(o *stats) {
 	s.clock += o.clock
 	s.windows += o.windows
 	s.hidden += o.hidden
+	s.stale += o.stale
 	if s.faults == nil {
 		s.faults = make(map[string]int)
 	}
@@ -202,15 +215,20 @@ type world struct {
 	retry   []*call // a settlement failed: retried later
 	gens    map[uint64]map[string]*bounds
 	curGen  uint64
-	lastID  uint64
-	provCnt int64 // provider calls made
-	reserve int64 // successful reserves
-	lossy   int   // faults that lost acknowledged state so far
-	step    int
-	st      stats
-	trace   [64]event
-	ntrace  int
-	digest  uint64 // FNV-1a of the history, to tell replays apart
+	issued  map[uint64]bool // every reservation ID issued
+	provCnt int64           // provider calls made
+	reserve int64           // successful reserves
+	// lost is set from a fault that lost acknowledged state until the
+	// operator's answer: meanwhile every operation must fail closed.
+	lost bool
+	// life counts the operator's answers: each starts the budget again,
+	// with bounds of its own; calls of an earlier life no longer count.
+	life   int
+	step   int
+	st     stats
+	trace  [64]event
+	ntrace int
+	digest uint64 // FNV-1a of the history, to tell replays apart
 }
 
 // newWorld returns a run of cfg from seed; the target is made by mk.
@@ -222,6 +240,7 @@ func newWorld(t testing.TB, seed uint64, cfg config, mk func(w *world) target) *
 		limit:  1_000_000,
 		keys:   []string{""},
 		gens:   make(map[uint64]map[string]*bounds),
+		issued: make(map[uint64]bool),
 		st:     stats{faults: make(map[string]int)},
 		digest: fnvOffset,
 	}
@@ -275,8 +294,8 @@ func (w *world) set(c *call, s callState) {
 	sl0, lb0, ub0 := c.contribution()
 	c.state = s
 	sl1, lb1, ub1 := c.contribution()
-	if w.gens[c.gen] == nil && c.gen < w.curGen {
-		return // a window no longer checked
+	if c.life != w.life || (w.gens[c.gen] == nil && c.gen < w.curGen) {
+		return // a window no longer checked, or a budget's earlier life
 	}
 	for _, k := range [2]string{"", c.key} {
 		b := w.bounds(c.gen, k)
@@ -292,7 +311,7 @@ func (w *world) set(c *call, s callState) {
 // bill records the provider's bill for c.
 func (w *world) bill(c *call, billed budget.Amount) {
 	c.actual = billed
-	if w.gens[c.gen] == nil && c.gen < w.curGen {
+	if c.life != w.life || (w.gens[c.gen] == nil && c.gen < w.curGen) {
 		return
 	}
 	w.bounds(c.gen, "").billed += billed
@@ -363,6 +382,10 @@ func (w *world) run() {
 
 // stepOnce runs one step chosen by the seeded scheduler.
 func (w *world) stepOnce() {
+	if w.lost && w.rng.IntN(100) < 4 {
+		w.operate()
+		return
+	}
 	if w.inject("fault ", w.tg.fault) {
 		return
 	}
@@ -410,20 +433,21 @@ func (w *world) doReserve() {
 	r, err := w.tg.ledger(p).Reserve(ctx, amt)
 	w.log(event{what: "reserve", proc: p, key: key, id: r.ID, amount: amt, err: err})
 	w.st.reserves++
+	w.failedClosed("reserve", err)
 	var ex *budget.ExceededError
 	switch {
 	case err == nil:
 		if r.Amount != amt || r.Generation != w.curGen {
 			w.fail("reserve of %d in window %d returned %+v", amt, w.curGen, r)
 		}
-		if r.ID <= w.lastID {
-			w.fail("reservation ID %d issued again (last issued %d)", r.ID, w.lastID)
+		if w.issued[r.ID] {
+			w.fail("reservation ID %d issued twice", r.ID)
 		}
-		w.lastID = r.ID
+		w.issued[r.ID] = true
 		// The router calls the provider only now, holding the reservation.
 		w.provCnt++
 		w.reserve++
-		c := &call{proc: p, key: key, r: r, gen: r.Generation, amount: amt}
+		c := &call{proc: p, key: key, r: r, gen: r.Generation, amount: amt, life: w.life}
 		w.set(c, stOpen)
 		w.open = append(w.open, c)
 	case errors.As(err, &ex):
@@ -439,7 +463,7 @@ func (w *world) doReserve() {
 	case errors.Is(err, budget.ErrUnavailable):
 		// Failed closed: no provider call. The reservation may exist.
 		w.st.failClosed++
-		c := &call{proc: p, key: key, gen: w.curGen, amount: amt}
+		c := &call{proc: p, key: key, gen: w.curGen, amount: amt, life: w.life}
 		w.set(c, stReserveUnknown)
 	default:
 		w.fail("reserve: unexpected error %v", err)
@@ -478,7 +502,12 @@ func (w *world) settle(c *call, commit bool) {
 		err = l.Cancel(context.Background(), c.r)
 	}
 	w.log(event{what: what, proc: c.proc, key: c.key, id: c.r.ID, amount: c.actual, err: err})
+	w.failedClosed(what, err)
 	switch {
+	case c.life != w.life && (err == nil || errors.Is(err, budget.ErrInvalid)):
+		// A reservation of the budget's earlier life: the operator gave up
+		// its spend; settling it must touch nothing of the new life.
+		w.st.stale++
 	case err == nil && commit:
 		w.st.commits++
 		w.set(c, stCommitted)
@@ -497,6 +526,41 @@ func (w *world) settle(c *call, commit bool) {
 		w.fail("%s of reservation %+v: unexpected error %v", what, c.r, err)
 	}
 }
+
+// failedClosed checks that, while the budget's state is lost, the
+// operation of what failed closed: no ledger resumes from a lost state
+// without the operator.
+func (w *world) failedClosed(what string, err error) {
+	w.t.Helper()
+	if w.lost && !errors.Is(err, budget.ErrUnavailable) {
+		w.fail("%s after a loss of acknowledged state, before the operator's answer: the ledger resumed (error %v), it must fail closed", what, err)
+	}
+}
+
+// operate is the operator's answer to a lost state (budget.RecreateFile,
+// redisledger.Reinitialize). Held requests are delivered first (the
+// operator acts on a ledger failing closed, not in the middle of a
+// request). The budget then starts again from what the operator accepted,
+// $0: the bounds of the acknowledged history start again too, and the
+// calls of the earlier life count no more (their settlement must be a
+// no-op or refused as not issued).
+func (w *world) operate() {
+	op, ok := w.tg.(operated)
+	if !ok {
+		w.fail("a lossy fault on a target without an operator")
+	}
+	w.tg.quiesce(w)
+	kind := op.recover(w)
+	w.st.faults[kind]++
+	w.log(event{what: "operator " + kind})
+	w.lost = false
+	w.life++
+	clear(w.gens)
+}
+
+// stateLost records that a fault lost acknowledged state: until the
+// operator's answer, every operation must fail closed.
+func (w *world) stateLost() { w.lost = true }
 
 // doRetry retries a failed settlement, as the router does.
 func (w *world) doRetry() {
@@ -623,12 +687,16 @@ func (w *world) check() {
 func (w *world) finish() {
 	w.step++
 	w.cfg.faults = false
+	if w.lost {
+		w.operate()
+	}
 	w.tg.quiesce(w)
 	for len(w.retry) > 0 {
 		c := w.retry[len(w.retry)-1]
 		w.retry = w.retry[:len(w.retry)-1]
+		before := len(w.retry)
 		w.settle(c, c.state == stCommitUnknown)
-		if c.state == stCommitUnknown || c.state == stCancelUnknown {
+		if len(w.retry) > before {
 			w.fail("settlement still failing after the faults ended: %+v", c.r)
 		}
 	}

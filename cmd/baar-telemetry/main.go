@@ -110,7 +110,7 @@ func printText(w io.Writer, s *Summary) error {
 
 	ew.printf("%-12s %7d\n", "calls", s.Calls)
 	names := []string{telemetrylog.DecisionCheap, telemetrylog.DecisionCapable, telemetrylog.DecisionDowngraded,
-		telemetrylog.DecisionFailover, telemetrylog.DecisionRejected}
+		telemetrylog.DecisionFailover, telemetrylog.DecisionEscalated, telemetrylog.DecisionRejected}
 	var others []string
 	for d := range s.Decisions {
 		if !slices.Contains(names, d) {
@@ -125,7 +125,15 @@ func printText(w io.Writer, s *Summary) error {
 	if len(s.Policies) > 0 {
 		ew.printf("policies: %s\n", counts(s.Policies))
 	}
-	ew.printf("reject rate %s   downgrade rate %s   failover rate %s\n\n", pct(s.RejectRate), pct(s.DowngradeRate), pct(s.FailoverRate))
+	ew.printf("reject rate %s   downgrade rate %s   failover rate %s\n", pct(s.RejectRate), pct(s.DowngradeRate), pct(s.FailoverRate))
+	if c := s.Cascade; c != nil {
+		ew.printf("cascade: %d calls (%s), %d escalated: escalation rate %s", c.Calls, counts(c.Verifiers), c.Escalated, pct(c.EscalationRate))
+		if len(c.NotAnswered) > 0 {
+			ew.printf("; cheap answer kept: %s", counts(c.NotAnswered))
+		}
+		ew.printf("\n")
+	}
+	ew.printf("\n")
 
 	ew.printf("total spend      %s   (estimated worst case %s)\n", usd(s.SpendUSD), usd(s.EstimatedUSD))
 	ew.printf("tokens           input %d (cache read %d, cache write %d), output %d (reasoning %d)\n",

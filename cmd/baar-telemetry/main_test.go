@@ -242,6 +242,7 @@ func TestReadsWhatTheRouterWrites(t *testing.T) {
 	assert.InDelta(t, s.SpendUSD, modelSpend, 1e-12)
 }
 
+<<<<<<< HEAD
 // The summary lists the alerts the calls crossed, in time order.
 func TestSummaryAlerts(t *testing.T) {
 	a := newAggregator()
@@ -258,4 +259,42 @@ func TestSummaryAlerts(t *testing.T) {
 	assert.Contains(t, out.String(), "budget alerts:")
 	assert.Contains(t, out.String(), `key "team-a"  80.0%  spent $0.800000 of $1.000000`)
 	assert.Contains(t, out.String(), "global        50.0%  spent $5.000000 of $10.000000")
+=======
+// A cascade's log: the summary reports how many calls went through it and
+// its escalation rate.
+func TestCascadeEscalationRate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cascade.jsonl")
+	n := 0
+	doubt := scoring.VerifierFunc(func(context.Context, scoring.Request, []scoring.Answer) (float64, error) {
+		n++
+		if n%4 == 0 {
+			return 0.9, nil // every fourth cheap answer is doubted
+		}
+		return 0.1, nil
+	})
+	r, err := baar.New(
+		baar.Tier{Model: &baartest.Model{Name: "gpt-4o-mini"}, Name: "gpt-4o-mini"},
+		baar.Tier{Model: &baartest.Model{Name: "gpt-4o"}, Name: "gpt-4o"},
+		baar.WithBudget(1), baar.WithTelemetryLogFile(path), baar.WithCascade(doubt))
+	require.NoError(t, err)
+	for range 20 {
+		_, err := r.GenerateContent(context.Background(), []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "What is 2+2?")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Close())
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--json", path}, nil, &out, &bytes.Buffer{}))
+	var s Summary
+	require.NoError(t, json.Unmarshal(out.Bytes(), &s))
+	require.NotNil(t, s.Cascade)
+	assert.Equal(t, 20, s.Cascade.Calls)
+	assert.Equal(t, 5, s.Cascade.Escalated)
+	assert.InDelta(t, 0.25, s.Cascade.EscalationRate, 1e-12)
+	assert.Equal(t, map[string]int{"custom": 20}, s.Cascade.Verifiers)
+	assert.Equal(t, 5, s.Decisions["escalated"])
+
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{path}, nil, &out, &bytes.Buffer{}))
+	assert.Contains(t, out.String(), "cascade: 20 calls (custom 20), 5 escalated: escalation rate 25.0%")
+>>>>>>> main
 }

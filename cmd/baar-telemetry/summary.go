@@ -22,6 +22,8 @@ type Summary struct {
 	RejectRate    float64 `json:"reject_rate"`
 	DowngradeRate float64 `json:"downgrade_rate"`
 	FailoverRate  float64 `json:"failover_rate"`
+	// Cascade is present when calls went through a cascade (WithCascade).
+	Cascade *CascadeStat `json:"cascade,omitempty"`
 
 	SpendUSD     float64             `json:"spend_usd"`
 	EstimatedUSD float64             `json:"estimated_usd"`
@@ -44,6 +46,19 @@ type Summary struct {
 type AlertSeen struct {
 	Time time.Time `json:"time"`
 	telemetrylog.Alert
+}
+
+// CascadeStat is what the cascade did: calls that went through it, those
+// escalated (the capable model answered, or the budget or the capable model
+// kept the cheap answer), and the escalation rate among them.
+type CascadeStat struct {
+	Calls          int            `json:"calls"`
+	Escalated      int            `json:"escalated"`
+	EscalationRate float64        `json:"escalation_rate"`
+	Verifiers      map[string]int `json:"verifiers"`
+	// NotAnswered counts escalations whose capable answer did not come, by
+	// why ("unaffordable", "failed").
+	NotAnswered map[string]int `json:"escalations_not_answered,omitempty"`
 }
 
 // BudgetSeen is the budget state of the latest call.
@@ -102,6 +117,9 @@ func (a *aggregator) add(r telemetrylog.Record) {
 	if r.Policy != "" {
 		s.Policies[r.Policy]++
 	}
+	if r.Verifier != "" {
+		a.addCascade(r)
+	}
 	s.SpendUSD += r.CostUSD
 	s.EstimatedUSD += r.EstimatedUSD
 	s.Tokens.Input += r.Tokens.Input
@@ -146,6 +164,22 @@ func (a *aggregator) add(r telemetrylog.Record) {
 	}
 }
 
+func (a *aggregator) addCascade(r telemetrylog.Record) {
+	c := a.s.Cascade
+	if c == nil {
+		c = &CascadeStat{Verifiers: map[string]int{}, NotAnswered: map[string]int{}}
+		a.s.Cascade = c
+	}
+	c.Calls++
+	c.Verifiers[r.Verifier]++
+	if r.Escalated {
+		c.Escalated++
+		if r.Escalation != "" {
+			c.NotAnswered[r.Escalation]++
+		}
+	}
+}
+
 // bucketSizes are the automatic bucket widths, smallest first.
 var bucketSizes = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour,
 	6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
@@ -170,6 +204,11 @@ func (a *aggregator) summary(bucket time.Duration) Summary {
 		s.RejectRate = float64(s.Decisions[telemetrylog.DecisionRejected]) / n
 		s.DowngradeRate = float64(s.Decisions[telemetrylog.DecisionDowngraded]) / n
 		s.FailoverRate = float64(s.Decisions[telemetrylog.DecisionFailover]) / n
+	}
+	if c := s.Cascade; c != nil && c.Calls > 0 {
+		cc := *c
+		cc.EscalationRate = float64(c.Escalated) / float64(c.Calls)
+		s.Cascade = &cc
 	}
 	s.Models = make([]ModelStat, 0, len(a.models))
 	for _, m := range a.models {

@@ -1,13 +1,17 @@
-// Command agent runs a langchaingo ReAct agent through a baar Router on a
-// small budget, prints each model call's route, cost and remaining budget, and
-// ends with the kill-switch refusing a call.
+// Command agent runs a langchaingo ReAct agent with a calculator through a
+// baar Router: first routed by the prompt's complexity score with the
+// default settings, then through a cascade (the cheap model answers, a
+// verifier judges, the capable model answers only when the verifier doubts),
+// compared with always asking the capable model; it ends with the
+// kill-switch refusing a call once the budget is spent.
 //
 // Offline by default: langchaingo's real openai client talks to baar's
-// in-process OpenAI-compatible simulator (package baartest). With
-// OPENAI_API_KEY set it uses the real API (and OPENAI_BASE_URL if set):
+// in-process OpenAI-compatible simulator (package baartest), whose cheap
+// model answers wrongly a seeded 30% of the time. With OPENAI_API_KEY set
+// it uses the real API (and OPENAI_BASE_URL if set):
 //
 //	go run ./examples/agent
-//	OPENAI_API_KEY=sk-... go run ./examples/agent -cheap gpt-4o-mini -capable gpt-4o -budget 0.01
+//	OPENAI_API_KEY=sk-... go run ./examples/agent -cheap gpt-4o-mini -capable gpt-4o -budget 0.02
 package main
 
 import (
@@ -15,37 +19,64 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tmc/langchaingo/agents"
 	"github.com/tmc/langchaingo/chains"
+	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/tools"
 
 	"github.com/baarcore/baar"
+	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/internal/demo"
 	"github.com/baarcore/baar/internal/otelsetup"
 	"github.com/baarcore/baar/scoring"
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Stdout, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "agent:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	cheapName := flag.String("cheap", demo.Env("BAAR_CHEAP_MODEL", "gpt-4o-mini"), "cheap model (env BAAR_CHEAP_MODEL)")
-	capableName := flag.String("capable", demo.Env("BAAR_CAPABLE_MODEL", "gpt-4o"), "capable model (env BAAR_CAPABLE_MODEL)")
-	budgetUSD := flag.Float64("budget", 0.01, "hard budget in USD")
-	maxOut := flag.Int("max-output", 300, "output-token cap per call")
-	maxCalls := flag.Int("max-calls", 500, "stop the runaway loop after this many calls even if the budget lasts")
-	flag.Parse()
+// task is a question and its right final answer.
+type task struct{ question, want string }
 
-	ctx := context.Background()
+var tasks = []task{
+	{"What is 12 + 30? Use the calculator.", "42"},
+	{"What is 7 * 8? Use the calculator.", "56"},
+	{"A crate holds 24 bottles. How many bottles are in 17 crates? Compute 17 * 24 with the calculator.", "408"},
+	{"Three friends split a bill of 96 dollars equally. What does each pay? Compute 96 / 3 with the calculator.", "32"},
+	{"How many minutes are in 7 days? Compute 7 * 1440 with the calculator.", "10080"},
+}
+
+// cheapMistakes are the simulated cheap model's: 30% of its answers
+// are wrong (a false result, no answer, cut off, an unknown tool).
+var cheapMistakes = baartest.Mistakes{Rate: 0.3, Seed: 1}
+
+// verifier judges the cheap model's answers in the cascade: the default
+// verifier, offline, microseconds. It checks a ReAct action step's tool
+// against the tools the prompt offers, and a final answer's arithmetic.
+func verifier() scoring.Verifier { return scoring.DefaultVerifier() }
+
+func run(ctx context.Context, w io.Writer, args []string) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(w)
+	cheapName := fs.String("cheap", demo.Env("BAAR_CHEAP_MODEL", "gpt-4o-mini"), "cheap model (env BAAR_CHEAP_MODEL)")
+	capableName := fs.String("capable", demo.Env("BAAR_CAPABLE_MODEL", "gpt-4o"), "capable model (env BAAR_CAPABLE_MODEL)")
+	budgetUSD := fs.Float64("budget", 0.01, "hard budget in USD, per router")
+	maxOut := fs.Int("max-output", 300, "output-token cap per call")
+	maxCalls := fs.Int("max-calls", 500, "stop the runaway loop after this many calls even if the budget lasts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
 	// OTLP export of the Router's spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 	shutdown, err := otelsetup.Start(ctx, "baar-example-agent")
 	if err != nil {
@@ -56,110 +87,218 @@ func run() error {
 			fmt.Fprintln(os.Stderr, "agent: telemetry export:", err)
 		}
 	}()
-	models, err := demo.NewModels(*cheapName, *capableName)
+	models, err := demo.NewModels(w, *cheapName, *capableName, cheapMistakes)
 	if err != nil {
 		return err
 	}
 	defer models.Close()
-	cheap, capable := models.Cheap, models.Capable
+	cheapLog := &sampleLog{Model: models.Cheap}
+	cheap := baar.Tier{Model: cheapLog, Name: *cheapName, Provider: "openai"}
+	capable := baar.Tier{Model: models.Capable, Name: *capableName, Provider: "openai"}
 
-	tasks := []string{
-		"What is 12 + 30? Use the calculator.",
-		"What is 7 * 6? Use the calculator.",
-		"A train leaves at 3pm at 80 km/h, a second one at 4pm at 120 km/h on the same track. Derive step by step when the second catches up, then check the arithmetic with the calculator.",
-		"A tank is filled by pipe A in 6 hours and by pipe B in 9 hours, while pipe C empties it in 12 hours. With all three open from empty, after how many hours is the tank full? Show the equation, then verify 36 / 7 with the calculator.",
-	}
-	tierNames := []baar.Tier{
-		{Model: cheap, Name: *cheapName, Provider: "openai"},
-		{Model: capable, Name: *capableName, Provider: "openai"},
-	}
+	fmt.Fprintf(w, `legend: one line per model call: #, route (escalated: the verifier doubted the cheap answer and
+  %s answered), model, complexity score or verifier's doubt, tokens in/out, cost, [the cheap samples
+  judged: an action's input or =final answer, ✗ wrong]; per task, the agent's final answer, ✓ when right
+`, *capableName)
 
-	// Calibrate on this agent's own traffic, for free: a probe Router with a
-	// $0 budget refuses every call locally (no provider request) but reports
-	// each first step's complexity score. Half of these tasks may go to the
-	// capable model.
-	var scores []float64
-	probe, err := baar.New(tierNames[0], tierNames[1], baar.WithBudget(0),
-		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) { scores = append(scores, r.Score) }))
+	// 1. Routing by the prompt's complexity score, default settings.
+	p := &printer{w: w, log: cheapLog}
+	common := []baar.Option{baar.WithBudget(*budgetUSD), baar.WithMaxOutputTokens(*maxOut)}
+	routed, err := baar.New(cheap, capable, append(common, baar.WithReportFunc(p.report))...)
 	if err != nil {
 		return err
 	}
-	for _, task := range tasks {
-		if _, err := chains.Run(ctx, agents.NewExecutor(agents.NewOneShotAgent(probe, []tools.Tool{calculator{}})), task); !errors.Is(err, baar.ErrBudgetExceeded) {
-			return fmt.Errorf("probe: %v", err)
-		}
+	fmt.Fprintf(w, "\n1) routing by prompt score, default threshold %.2f (rising with spend); budget $%.4f per router;\n", routed.Threshold(), routed.Budget())
+	fmt.Fprintf(w, "   output cap %d tokens (WithMaxOutputTokens; the default is %d): every call of the runaway loop below costs less\n", *maxOut, baar.DefaultMaxOutputTokens)
+	if err := runTasks(ctx, w, routed, p); err != nil {
+		return err
 	}
-	threshold, err := scoring.ThresholdForShare(scores, 0.5)
+	fmt.Fprintf(w, "   %d/%d right: these short tasks score below the threshold, and nothing checks the cheap answers\n", p.right, len(tasks))
+
+	// 2. The same tasks through a cascade.
+	c := &printer{w: w, log: cheapLog, cascade: true, refusals: &demo.Refusals{Models: models}}
+	cascade, err := baar.New(cheap, capable, append(common, baar.WithCascade(verifier()), baar.WithReportFunc(c.report))...)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "\n2) cascade: %s answers first, verifier %s, escalate at doubt >= %.2f (the default)\n",
+		*cheapName, demo.VerifierName(verifier()), baar.DefaultEscalationThreshold)
+	if err := runTasks(ctx, w, cascade, c); err != nil {
+		return err
+	}
 
-	calls := 0
-	router, err := baar.New(tierNames[0], tierNames[1],
-		baar.WithBudget(*budgetUSD),
-		baar.WithMaxOutputTokens(*maxOut),
-		baar.WithComplexityThreshold(threshold),
-		baar.WithReportFunc(func(_ context.Context, r *baar.CallReport) {
-			calls++
-			printReport(calls, r)
-		}),
-	)
+	// 3. The baseline: every call to the capable model, on a budget large
+	// enough that none is downgraded.
+	b := &printer{w: io.Discard}
+	always, err := baar.New(cheap, capable, baar.WithBudget(100**budgetUSD), baar.WithMaxOutputTokens(*maxOut), baar.WithReportFunc(b.report),
+		baar.WithPolicy("always-capable", baar.PolicyFunc(func(context.Context, *baar.RouteInput, baar.Route) (baar.Route, error) {
+			return baar.Route{Tier: baar.TierCapable, Policy: "always-capable", Reason: "baseline"}, nil
+		})))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("budget $%.4f, cheap %s, capable %s, threshold %.2f (calibrated on these tasks' first steps for a 50%% capable share)\n\n",
-		router.Budget(), *cheapName, *capableName, router.Threshold())
-
-	agent := agents.NewOneShotAgent(router, []tools.Tool{calculator{}})
-	exec := agents.NewExecutor(agent, agents.WithMaxIterations(4))
-	for _, task := range tasks {
-		fmt.Printf("task: %s\n", task)
-		out, err := chains.Run(ctx, exec, task)
-		if err != nil {
-			return fmt.Errorf("task %q: %w", task, err)
-		}
-		fmt.Printf("answer: %s\n\n", clip(out, 120))
+	if err := runTasks(ctx, io.Discard, always, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ncascade: $%.6f in %d calls (%d escalated), %d/%d right; always %s: $%.6f in %d calls, %d/%d right\n",
+		c.cost, c.calls, c.escalated, c.right, len(tasks), *capableName, b.cost, b.calls, b.right, len(tasks))
+	if b.cost > 0 {
+		fmt.Fprintf(w, "the cascade cost %.0f%% less than always-capable\n", 100*(1-c.cost/b.cost))
 	}
 
-	// A runaway loop: keep the agent busy until the budget stops it.
-	fmt.Println("runaway loop: the agent keeps working until the kill-switch stops it")
-	for i := 0; calls < *maxCalls; i++ {
-		_, err := chains.Run(ctx, exec, fmt.Sprintf("Compute %d * %d with the calculator, then explain the result.", i+7, i+13))
-		var be *baar.BudgetError
-		if errors.As(err, &be) {
-			fmt.Printf("\nkill-switch: %v\n", err)
-			fmt.Printf("refused locally: no provider request was made; spent $%.6f of $%.4f (%.1f%%)\n",
-				router.Spent(), router.Budget(), 100*router.Spent()/router.Budget())
+	// 4. A runaway loop on the cascade's budget: the kill-switch stops it.
+	c.w = io.Discard
+	exec := executor(cascade)
+	for i := 0; c.calls < *maxCalls; i++ {
+		_, err := chains.Run(ctx, exec, fmt.Sprintf("Compute %d * %d with the calculator.", i+7, i+13))
+		if errors.Is(err, baar.ErrBudgetExceeded) {
+			fmt.Fprintf(w, "runaway loop: %d agent runs until the budget ran out\nkill-switch: %v\n", i+1, err)
+			c.refusals.Print(w, cascade)
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 	}
-	fmt.Printf("stopped after %d calls with $%.6f left\n", calls, router.Remaining())
+	fmt.Fprintf(w, "stopped after %d calls with $%.6f left\n", c.calls, cascade.Remaining())
 	return nil
 }
 
-func printReport(n int, r *baar.CallReport) {
+// executor is the ReAct agent with the calculator. A malformed step (a
+// cut-off answer) is shown to the model as an observation, not an error.
+func executor(llm llms.Model) *agents.Executor {
+	return agents.NewExecutor(agents.NewOneShotAgent(llm, []tools.Tool{calculator{}}),
+		agents.WithMaxIterations(5),
+		agents.WithParserErrorHandler(agents.NewParserErrorHandler(func(string) string {
+			return "invalid format: answer with an Action and an Action Input, or a Final Answer"
+		})))
+}
+
+// runTasks runs the tasks through llm and prints each final answer.
+func runTasks(ctx context.Context, w io.Writer, llm llms.Model, p *printer) error {
+	exec := executor(llm)
+	for i, t := range tasks {
+		fmt.Fprintf(w, "task %d: %s\n", i+1, t.question)
+		p.want = t.want
+		out, err := chains.Run(ctx, exec, t.question)
+		if err != nil {
+			return fmt.Errorf("task %q: %w", t.question, err)
+		}
+		got, ok := scoring.FinalAnswer(out)
+		mark := "✗"
+		if ok && got == scoring.NormalizeAnswer(t.want) {
+			mark = "✓"
+			p.right++
+		}
+		if !ok || !strings.ContainsAny(got, "0123456789") {
+			got = "(no final answer)"
+		}
+		fmt.Fprintf(w, "  answer %s %s\n", got, mark)
+	}
+	return nil
+}
+
+// printer prints the calls of one router and sums them up.
+type printer struct {
+	refusals *demo.Refusals // the cascade's, else nil
+	w        io.Writer
+	log      *sampleLog
+	cascade  bool
+	want     string // the current task's answer
+
+	calls, escalated, right int
+	cost                    float64
+}
+
+func (p *printer) report(_ context.Context, r *baar.CallReport) {
+	p.calls++
+	p.cost += r.Cost
+	if p.refusals != nil {
+		p.refusals.Observe(r)
+	}
+	if r.Escalated {
+		p.escalated++
+	}
 	if r.Decision == baar.DecisionRejected {
-		fmt.Printf("#%-3d %-10s %-12s score %.2f  refused            remaining $%.6f\n", n, r.Decision, "-", r.Score, r.Remaining)
-		return
+		return // the kill-switch: printed by the loop
 	}
 	var in, out int64
 	for _, a := range r.Attempts {
 		in += a.Usage.InputTokens
 		out += a.Usage.OutputTokens
 	}
-	fmt.Printf("#%-3d %-10s %-12s score %.2f  %5d in %4d out  cost $%.6f  remaining $%.6f\n",
-		n, r.Decision, r.Model, r.Score, in, out, r.Cost, r.Remaining)
+	judge := fmt.Sprintf("score %.2f", r.Score)
+	samples := ""
+	if p.cascade {
+		judge = fmt.Sprintf("doubt %.2f", r.Doubt)
+		samples = " [" + p.log.summary(p.want) + "]"
+	}
+	fmt.Fprintf(p.w, "  #%-2d %-9s %-11s %s %5d in %4d out  $%.6f%s\n",
+		p.calls, r.Decision, r.Model, judge, in, out, r.Cost, samples)
 }
 
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "…"
+// sampleLog records the answers of the cheap model's last response, to
+// show what the verifier judged.
+type sampleLog struct {
+	llms.Model
+	mu   sync.Mutex
+	last []*llms.ContentChoice
+}
+
+func (l *sampleLog) GenerateContent(ctx context.Context, msgs []llms.MessageContent, opts ...llms.CallOption) (*llms.ContentResponse, error) {
+	resp, err := l.Model.GenerateContent(ctx, msgs, opts...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = nil
+	if err == nil {
+		l.last = resp.Choices
 	}
-	return s
+	return resp, err
+}
+
+func (l *sampleLog) Call(ctx context.Context, prompt string, opts ...llms.CallOption) (string, error) {
+	return llms.GenerateFromSinglePrompt(ctx, l, prompt, opts...)
+}
+
+var reactAction = regexp.MustCompile(`Action:\s*(\S+)\s*Action Input:\s*(.*)`)
+
+// summary describes the last cheap answers: an action's input ("7 * 8"),
+// or the tool it names when that is not the calculator, "=56" for a final
+// answer, ✗ marking the wrong ones.
+func (l *sampleLog) summary(want string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	parts := make([]string, 0, len(l.last))
+	for _, c := range l.last {
+		var s string
+		wrong := false
+		switch {
+		case c.StopReason == "length":
+			s, wrong = "cut off", true
+		case strings.Contains(c.Content, "Final Answer:"):
+			_, after, _ := strings.Cut(c.Content, "Final Answer:")
+			fa, ok := scoring.FinalAnswer(after)
+			s, wrong = "="+fa, !ok || fa != scoring.NormalizeAnswer(want)
+			if !strings.Contains(after, "answer is") {
+				s, wrong = "no answer", true
+			}
+		default:
+			m := reactAction.FindStringSubmatch(c.Content)
+			if m == nil {
+				s, wrong = "unparsable", true
+				break
+			}
+			s, wrong = strings.TrimSpace(m[2]), m[1] != (calculator{}).Name()
+			if wrong {
+				s = m[1]
+			}
+		}
+		if wrong {
+			s += " ✗"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " | ")
 }
 
 // calculator evaluates the first "a + b", "a - b", "a * b" or "a / b" in its input.

@@ -25,7 +25,11 @@ const (
 	DecisionDowngraded = "downgraded"
 	DecisionRejected   = "rejected"
 	DecisionFailover   = "failover"
+	DecisionEscalated  = "escalated"
 )
+
+// OperationEmbeddings is the Record.Operation of an embeddings call.
+const OperationEmbeddings = "embeddings"
 
 // Record is one Router call. Amounts are USD; token counts follow the
 // normalized convention of budget.Usage (input tokens include cached ones,
@@ -35,6 +39,9 @@ type Record struct {
 	V int `json:"v"`
 	// Time is when the call started (RFC 3339 with nanoseconds, UTC).
 	Time time.Time `json:"time"`
+	// Operation is "" for a Router's chat call and [OperationEmbeddings] for
+	// an Embedder's call (whose Decision is "embedded" or "rejected").
+	Operation string `json:"operation,omitempty"`
 	// Decision is cheap, capable, downgraded, rejected, failover or escalated.
 	Decision string `json:"decision"`
 	// Tier and Model are those of the last attempt (empty for a refusal).

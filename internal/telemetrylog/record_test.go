@@ -165,3 +165,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestOperationField(t *testing.T) {
+	// A Router's line has no "operation" field, as before the field existed.
+	line, err := Append(nil, sample())
+	require.NoError(t, err)
+	assert.NotContains(t, string(line), `"operation"`)
+	// Lines written before the field existed parse with Operation "".
+	old, err := Parse([]byte(`{"v":1,"time":"2026-01-01T00:00:00Z","decision":"cheap","score":0.1,"threshold":0.8,"base_threshold":0.8}`))
+	require.NoError(t, err)
+	assert.Empty(t, old.Operation)
+	// An embeddings line round-trips.
+	rec := Record{V: FormatVersion, Time: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Operation: OperationEmbeddings,
+		Decision: "embedded", Model: "text-embedding-3-small", Tokens: Tokens{Input: 8}, CostUSD: 1.6e-7,
+		Attempts: []Attempt{{Model: "text-embedding-3-small", Provider: "openai", Tokens: Tokens{Input: 8}, CostUSD: 1.6e-7, UsageSource: "count"}}}
+	line, err = Append(nil, &rec)
+	require.NoError(t, err)
+	assert.Contains(t, string(line), `"operation":"embeddings"`)
+	got, err := Parse(line)
+	require.NoError(t, err)
+	assert.Equal(t, rec, got)
+}
