@@ -242,7 +242,6 @@ func TestReadsWhatTheRouterWrites(t *testing.T) {
 	assert.InDelta(t, s.SpendUSD, modelSpend, 1e-12)
 }
 
-<<<<<<< HEAD
 // The summary lists the alerts the calls crossed, in time order.
 func TestSummaryAlerts(t *testing.T) {
 	a := newAggregator()
@@ -259,7 +258,8 @@ func TestSummaryAlerts(t *testing.T) {
 	assert.Contains(t, out.String(), "budget alerts:")
 	assert.Contains(t, out.String(), `key "team-a"  80.0%  spent $0.800000 of $1.000000`)
 	assert.Contains(t, out.String(), "global        50.0%  spent $5.000000 of $10.000000")
-=======
+}
+
 // A cascade's log: the summary reports how many calls went through it and
 // its escalation rate.
 func TestCascadeEscalationRate(t *testing.T) {
@@ -296,5 +296,4 @@ func TestCascadeEscalationRate(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(context.Background(), []string{path}, nil, &out, &bytes.Buffer{}))
 	assert.Contains(t, out.String(), "cascade: 20 calls (custom 20), 5 escalated: escalation rate 25.0%")
->>>>>>> main
 }
