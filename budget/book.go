@@ -75,7 +75,38 @@ const (
 	entExpire   entryKind = 4 // a lease expiry: id (charged as spent)
 	entSnapshot entryKind = 5 // the whole book (compaction)
 	entAlert    entryKind = 6 // an alert mark: id (the threshold in ppm), gen, key
+
+	// Journal encodings only, read back as entReserve and entSnapshot: an
+	// entry written with them is one that older versions cannot apply
+	// faithfully (rate limits, alert marks), so that they refuse it instead
+	// of misreading it.
+	entReserveRates entryKind = 7 // entReserve, then the rate generations
+	entSnapshotV2   entryKind = 8 // entSnapshot, then rates and alert marks
 )
+
+// extended reports whether b holds what only entSnapshotV2 records: rate
+// limit figures or alert marks.
+func (b *book) extended() bool {
+	if len(b.rates) > 0 {
+		return true
+	}
+	for _, w := range b.windows {
+		if len(w.global.fired) > 0 {
+			return true
+		}
+		for _, c := range w.keys {
+			if len(c.fired) > 0 {
+				return true
+			}
+		}
+	}
+	for _, g := range b.rateAt {
+		if g != 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // entry is one change of a book.
 type entry struct {
