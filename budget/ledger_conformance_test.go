@@ -44,41 +44,6 @@ func TestFileSharedConformance(t *testing.T) {
 	})
 }
 
-func TestScopedRates(t *testing.T) {
-	ledgertest.RunRates(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		s, err := budget.NewScoped(limit, p)
-		require.NoError(t, err)
-		return s
-	})
-}
-
-func TestScopedAlerts(t *testing.T) {
-	ledgertest.RunAlerts(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		s, err := budget.NewScoped(limit, p)
-		require.NoError(t, err)
-		return s
-	})
-}
-
-func TestFileRates(t *testing.T) {
-	ledgertest.RunRates(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		return openFile(t, filepath.Join(t.TempDir(), "budget.journal"), limit, p)
-	})
-}
-
-func TestFileSharedRates(t *testing.T) {
-	ledgertest.RunRates(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		path := filepath.Join(t.TempDir(), "budget.journal")
-		return ledgertest.Alternate(openFile(t, path, limit, p), openFile(t, path, limit, p))
-	})
-}
-
-func TestFileAlerts(t *testing.T) {
-	ledgertest.RunAlerts(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		return openFile(t, filepath.Join(t.TempDir(), "budget.journal"), limit, p)
-	})
-}
-
 // TestFileSharedAlerts commits from 1,000 goroutines through two Files on
 // one journal: each threshold is reported once in all.
 func TestFileSharedAlerts(t *testing.T) {

@@ -120,20 +120,6 @@ func TestSharedStorm(t *testing.T) {
 	require.NoError(t, other.Cancel(bg, r))
 }
 
-func TestRates(t *testing.T) {
-	pool := testPool(t)
-	ledgertest.RunRates(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		return newLedger(t, pool, freshSchema(t, pool), "rates", limit, p)
-	})
-}
-
-func TestAlerts(t *testing.T) {
-	pool := testPool(t)
-	ledgertest.RunAlerts(t, func(t *testing.T, limit budget.Amount, p budget.Limits) budget.Ledger {
-		return newLedger(t, pool, freshSchema(t, pool), "alerts", limit, p)
-	})
-}
-
 // TestSharedAlerts commits from 1,000 goroutines through two ledgers of one
 // budget, each with its own pool: each threshold is reported once in all.
 func TestSharedAlerts(t *testing.T) {
