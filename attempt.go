@@ -113,7 +113,7 @@ func (r *Router) record(ctx context.Context, rep *CallReport, h *hold, s settlem
 	if s.source == UsageNone {
 		a.SettleErr = r.ledger.Cancel(context.WithoutCancel(ctx), h.res)
 	} else {
-		a.SettleErr = r.ledger.Commit(context.WithoutCancel(ctx), h.res, s.cost)
+		a.SettleErr = r.commit(context.WithoutCancel(ctx), rep, h.res, s.cost)
 		a.Cost = s.cost.USD()
 	}
 	rep.Cost += a.Cost

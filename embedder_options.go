@@ -41,6 +41,7 @@ func (c *config) embedderOnly() {
 		{c.minOutput != 0, "WithMinOutputTokens", "embeddings have no output tokens"},
 		{c.callbacks != nil, "WithCallbacks", "langchaingo's callbacks have no embedding events"},
 		{c.tel.captureContent, "WithContentCapture", "an Embedder never records its texts"},
+		{c.alerts != nil, "WithBudgetAlerts", "an Embedder does not report budget alerts yet"},
 	} {
 		if o.set {
 			c.fail("baar: NewEmbedder: %s does not apply to an Embedder: %s", o.name, o.reason)

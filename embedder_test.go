@@ -185,6 +185,7 @@ func TestEmbedderOptionsAreClassified(t *testing.T) {
 		"WithEscalationThreshold": baar.WithEscalationThreshold(0.5),
 		"WithEscalationShare":     baar.WithEscalationShare(0.2, []baar.EscalationSample{{Prompt: "p", Answers: []string{"a"}}}),
 		"WithCascadeBypass":       baar.WithCascadeBypass(0.9),
+		"WithBudgetAlerts":        baar.WithBudgetAlerts([]float64{0.5}, func(context.Context, baar.BudgetAlert) {}),
 	}
 	fake := langchaingoEmbedder(t, &fakeClient{})
 	for name, opt := range refused {

@@ -3,6 +3,7 @@ package baar
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tmc/langchaingo/llms"
 
@@ -42,6 +43,14 @@ type BudgetError struct {
 	// Requested is the worst-case cost of the refused call: its input tokens
 	// at the input price plus its output cap at the output price.
 	Requested float64
+	// Window is the period of the refusing budget's window ("minutely",
+	// "hourly", "daily", "weekly", "monthly"; "" when it never resets), and
+	// Rate reports that the refusing limit is a rate limit
+	// (budget.Limits.Rates or KeyRates) rather than a main budget. Resets
+	// is when its window ends (the zero time when it never resets).
+	Window string
+	Rate   bool
+	Resets time.Time
 	// StreamCut reports a streamed answer cut off because it outgrew the
 	// output cap that was reserved (the provider did not honour max_tokens).
 	// The call was settled at its reservation.
@@ -67,6 +76,10 @@ func (e *BudgetError) Error() string {
 	knob := "raise the budget (WithBudget or the ledger's limit)"
 	if e.Key != "" {
 		knob = "raise the key's limit (WithKeyBudget or budget.Limits)"
+	}
+	if e.Rate {
+		return fmt.Sprintf("baar: budget exceeded: %s needs up to %s, %s of %s %s %s rate limit is spent and %s reserved; wait for the window to reset at %s",
+			e.Model, usd(e.Requested), usd(e.Spent), which, usd(e.Limit), e.Window, usd(e.Reserved), e.Resets.Format(time.RFC3339))
 	}
 	if !e.noOutput {
 		knob += " or lower the output cap (WithMaxOutputTokens, llms.WithMaxTokens)"
@@ -119,6 +132,9 @@ func newBudgetError(model string, ex *budget.ExceededError, requested budget.Amo
 	e := &BudgetError{Model: model, Requested: requested.USD(), cause: cause}
 	if ex != nil {
 		e.Limit, e.Spent, e.Reserved, e.Key = ex.Limit.USD(), ex.Spent.USD(), ex.Reserved.USD(), ex.Key
+		if ex.Period != budget.Forever {
+			e.Window, e.Rate, e.Resets = ex.Period.String(), ex.Rate, ex.Resets
+		}
 	}
 	return e
 }

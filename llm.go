@@ -35,11 +35,12 @@ type Router struct {
 	table     *budget.PriceTable      // WithPriceTable, else the embedded table
 	counter   *tokens.Counter
 	tel       *telemetry
-	policies  []Policy    // in order: threshold, sticky, value gate, exploration, user's
-	gate      *gatePolicy // nil without WithValueFunc
-	sticky    *sticky     // nil when disabled
-	cascade   *cascade    // nil without WithCascade
-	warnings  []string    // what New found odd but allowed
+	policies  []Policy      // in order: threshold, sticky, value gate, exploration, user's
+	gate      *gatePolicy   // nil without WithValueFunc
+	sticky    *sticky       // nil when disabled
+	cascade   *cascade      // nil without WithCascade
+	warnings  []string      // what New found odd but allowed
+	alerts    *budgetAlerts // nil without WithBudgetAlerts (alerts.go)
 }
 
 var _ llms.Model = (*Router)(nil)
@@ -84,6 +85,9 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 		return nil, err
 	}
 	r.tel.observeLedger(r.ledger)
+	if r.alerts, err = newBudgetAlerts(c, r.ledger); err != nil {
+		return nil, err
+	}
 	if r.cascade, err = newCascade(c); err != nil {
 		return nil, err
 	}

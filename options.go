@@ -108,6 +108,8 @@ type config struct {
 	valueGate   *gatePolicy
 	exploration *exploration
 	sticky      StickyConversations
+
+	alerts *alertConfig // WithBudgetAlerts (alerts.go)
 }
 
 type escalationShare struct {

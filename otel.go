@@ -31,6 +31,7 @@ type telemetry struct {
 	duration   metric.Float64Histogram
 	cost       metric.Float64Counter
 	decisions  metric.Int64Counter
+	alerts     metric.Int64Counter // baar.budget.alerts (alerts.go)
 	// budget is read by the budget gauges' callback; it holds no reference to
 	// the telemetry, so that a Router's log file can be closed when the Router
 	// is collected.
@@ -139,6 +140,11 @@ func (t *telemetry) instruments(m metric.Meter) error {
 		metric.WithDescription("Router calls by routing decision: cheap, capable, downgraded, rejected, failover.")); err != nil {
 		errs = append(errs, err)
 		t.decisions, _ = noop.Int64Counter(metricDecisions)
+	}
+	if t.alerts, err = m.Int64Counter(metricAlerts, metric.WithUnit("{alert}"),
+		metric.WithDescription("Budget alert thresholds crossed (WithBudgetAlerts), by threshold.")); err != nil {
+		errs = append(errs, err)
+		t.alerts, _ = noop.Int64Counter(metricAlerts)
 	}
 	remaining, err1 := m.Float64ObservableGauge(metricBudgetRemaining, metric.WithUnit(unitUSD),
 		metric.WithDescription("USD left in the budget: limit − spent − reservations of calls in flight."))

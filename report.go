@@ -84,6 +84,9 @@ type CallReport struct {
 	// of what the attempts were settled at.
 	Estimated float64
 	Cost      float64
+	// Alerts are the budget alert thresholds this call's settlements crossed
+	// (WithBudgetAlerts).
+	Alerts []BudgetAlert
 	// Attempts lists every provider attempt in order (none for a refusal).
 	Attempts []Attempt
 	// Err is the error returned to the caller, if any.

@@ -144,6 +144,14 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 		rec.Tokens.Reasoning += la.Tokens.Reasoning
 		rec.Attempts[i] = la
 	}
+	for _, a := range rep.Alerts {
+		la := telemetrylog.Alert{Threshold: a.Threshold, Key: a.Key, SpentUSD: nonNegative(a.Spent), LimitUSD: nonNegative(a.Limit)}
+		if !a.Window.IsZero() {
+			w := a.Window.UTC()
+			la.WindowStart = &w
+		}
+		rec.Alerts = append(rec.Alerts, la)
+	}
 	if sc.IsValid() {
 		rec.TraceID, rec.SpanID = sc.TraceID().String(), sc.SpanID().String()
 	}

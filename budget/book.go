@@ -22,11 +22,30 @@ type book struct {
 	windows map[uint64]*generation // by generation: the current one and older ones with holds
 	holds   map[uint64]*hold       // unsettled reservations by ID
 	leases  leaseHeap              // lease expiries of open holds (lazily cleaned)
+
+	rates  map[rateCell]*rateCounters // rate limits' figures, by rate, window and key
+	rateAt [2 * MaxRates]uint64       // the latest generation seen of each rate
+}
+
+// rateCell names the figures of one rate limit in one window: rate i <
+// MaxRates is Limits.Rates[i] (key ""), rate MaxRates+j is
+// Limits.KeyRates[j] of key.
+type rateCell struct {
+	rate uint8
+	gen  uint64
+	key  string
+}
+
+// rateCounters are the figures of one rate cell and the holds in it.
+type rateCounters struct {
+	counters
+	holds int
 }
 
 // counters are the figures of one budget in one window.
 type counters struct {
 	spent, reserved Amount
+	fired           []uint32 // alert thresholds fired in this window, in ppm
 }
 
 // generation holds the budgets of one window generation.
@@ -40,9 +59,10 @@ type generation struct {
 type hold struct {
 	amount  Amount
 	gen     uint64
-	key     string // "" when no key budget applies
-	expiry  int64  // lease expiry, Unix nanoseconds
-	expired bool   // the lease expired: amount was charged as spent
+	key     string   // "" when no key budget applies
+	expiry  int64    // lease expiry, Unix nanoseconds
+	expired bool     // the lease expired: amount was charged as spent
+	rg, krg []uint64 // the generations of the global and key rate limits held
 }
 
 type entryKind uint8
@@ -54,7 +74,39 @@ const (
 	entCancel   entryKind = 3 // a release: id
 	entExpire   entryKind = 4 // a lease expiry: id (charged as spent)
 	entSnapshot entryKind = 5 // the whole book (compaction)
+	entAlert    entryKind = 6 // an alert mark: id (the threshold in ppm), gen, key
+
+	// Journal encodings only, read back as entReserve and entSnapshot: an
+	// entry written with them is one that older versions cannot apply
+	// faithfully (rate limits, alert marks), so that they refuse it instead
+	// of misreading it.
+	entReserveRates entryKind = 7 // entReserve, then the rate generations
+	entSnapshotV2   entryKind = 8 // entSnapshot, then rates and alert marks
 )
+
+// extended reports whether b holds what only entSnapshotV2 records: rate
+// limit figures or alert marks.
+func (b *book) extended() bool {
+	if len(b.rates) > 0 {
+		return true
+	}
+	for _, w := range b.windows {
+		if len(w.global.fired) > 0 {
+			return true
+		}
+		for _, c := range w.keys {
+			if len(c.fired) > 0 {
+				return true
+			}
+		}
+	}
+	for _, g := range b.rateAt {
+		if g != 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // entry is one change of a book.
 type entry struct {
@@ -64,7 +116,9 @@ type entry struct {
 	amount Amount // entReserve: the amount held; entCommit: the amount billed
 	expiry int64
 	key    string
-	snap   *book // entSnapshot
+	snap   *book    // entSnapshot
+	rg     []uint64 // entReserve: generations of the global rate limits
+	krg    []uint64 // entReserve: generations of the key's rate limits
 }
 
 func newBook() *book {
@@ -137,7 +191,9 @@ func (b *book) apply(e entry) {
 		}
 		w.holds++
 		w.add(e.key, e.amount, 0)
-		b.holds[e.id] = &hold{amount: e.amount, gen: e.gen, key: e.key, expiry: e.expiry}
+		h := &hold{amount: e.amount, gen: e.gen, key: e.key, expiry: e.expiry, rg: e.rg, krg: e.krg}
+		b.holds[e.id] = h
+		b.addRates(h, e.amount, 0, 1)
 		heap.Push(&b.leases, lease{at: e.expiry, id: e.id})
 	case entCommit, entCancel:
 		h := b.holds[e.id]
@@ -155,6 +211,11 @@ func (b *book) apply(e entry) {
 				w.add(h.key, -h.amount, billed)
 			}
 		}
+		if h.expired {
+			b.addRates(h, 0, billed-h.amount, -1)
+		} else {
+			b.addRates(h, -h.amount, billed, -1)
+		}
 		b.forget(e.id, h)
 	case entExpire:
 		h := b.holds[e.id]
@@ -165,7 +226,67 @@ func (b *book) apply(e entry) {
 		if w := b.windows[h.gen]; w != nil {
 			w.add(h.key, -h.amount, h.amount)
 		}
+		b.addRates(h, -h.amount, h.amount, 0)
+	case entAlert:
+		w := b.windows[e.gen]
+		if w == nil {
+			return
+		}
+		c := &w.global
+		if e.key != "" {
+			c = w.key(e.key)
+		}
+		if p := uint32(e.id); !slices.Contains(c.fired, p) {
+			c.fired = append(c.fired, p)
+		}
 	}
+}
+
+// addRates adds reserved and spent to the rate limits h holds, and holds to
+// their count of holds. A cell of an older window left without holds is
+// dropped; so are, when a hold enters a rate's newer window, that rate's
+// older cells without holds.
+func (b *book) addRates(h *hold, reserved, spent Amount, holds int) {
+	for i, gs := range [2][]uint64{h.rg, h.krg} {
+		key := ""
+		if i == 1 {
+			key = h.key
+		}
+		for j, g := range gs {
+			rate := uint8(i*MaxRates + j)
+			if g > b.rateAt[rate] {
+				b.rateAt[rate] = g
+				for cell, c := range b.rates {
+					if cell.rate == rate && cell.gen < g && c.holds == 0 {
+						delete(b.rates, cell)
+					}
+				}
+			}
+			cell := rateCell{rate: rate, gen: g, key: key}
+			c := b.rates[cell]
+			if c == nil {
+				if b.rates == nil {
+					b.rates = make(map[rateCell]*rateCounters)
+				}
+				c = &rateCounters{}
+				b.rates[cell] = c
+			}
+			c.reserved = addSat(c.reserved, reserved)
+			c.spent = addSat(c.spent, spent)
+			c.holds += holds
+			if c.holds <= 0 && g < b.rateAt[rate] {
+				delete(b.rates, cell)
+			}
+		}
+	}
+}
+
+// rateFigures returns the figures of rate in generation g for key.
+func (b *book) rateFigures(rate int, g uint64, key string) counters {
+	if c := b.rates[rateCell{rate: uint8(rate), gen: g, key: key}]; c != nil {
+		return c.counters
+	}
+	return counters{}
 }
 
 // forget removes the hold id, and its window when it is an old one left
@@ -208,21 +329,86 @@ func (b *book) reserve(p *Limits, limit Amount, key string, amount Amount, now t
 		return entry{}, fmt.Errorf("%w: budget key of %d bytes is longer than %d", ErrInvalid, len(key), maxKeyLen)
 	}
 	g := b.current(p, now)
-	kl, hasKey := p.KeyLimitOf(key)
-	if !hasKey {
+	_, end := p.Window.Bounds(now)
+	kl, hasLimit := p.KeyLimitOf(key)
+	if !p.Scoped(key) {
 		key = ""
 	}
 	gc, kc := b.figures(g, key)
 	if err := (State{Limit: limit, Spent: gc.spent, Reserved: gc.reserved}).CheckReserve(amount); err != nil {
+		return entry{}, mainExceeded(p.Window.Period, end, err)
+	}
+	rg, err := b.reserveRates(p.Rates, 0, p.Window.Location, "", amount, now)
+	if err != nil {
 		return entry{}, err
 	}
-	if hasKey {
-		if err := (State{Limit: kl, Spent: kc.spent, Reserved: kc.reserved}).CheckReserve(amount); err != nil {
+	var krg []uint64
+	if key != "" {
+		if hasLimit {
+			if err := (State{Limit: kl, Spent: kc.spent, Reserved: kc.reserved}).CheckReserve(amount); err != nil {
+				return entry{}, keyExceeded(key, mainExceeded(p.Window.Period, end, err))
+			}
+		}
+		if krg, err = b.reserveRates(p.KeyRates, MaxRates, p.Window.Location, key, amount, now); err != nil {
 			return entry{}, keyExceeded(key, err)
 		}
 	}
 	exp := now.Add(p.lease()).UnixNano()
-	return entry{kind: entReserve, id: b.lastID + 1, gen: g, amount: amount, expiry: exp, key: key}, nil
+	return entry{kind: entReserve, id: b.lastID + 1, gen: g, amount: amount, expiry: exp, key: key, rg: rg, krg: krg}, nil
+}
+
+// reserveRates checks that amount fits in each of rates (numbered from base)
+// at now for key, and returns their generations.
+func (b *book) reserveRates(rates []Rate, base int, loc *time.Location, key string, amount Amount, now time.Time) ([]uint64, error) {
+	if len(rates) == 0 {
+		return nil, nil
+	}
+	gs := make([]uint64, len(rates))
+	for i, r := range rates {
+		g, end := r.Window(loc).Bounds(now)
+		g = max(g, b.rateAt[base+i])
+		c := b.rateFigures(base+i, g, key)
+		if err := (State{Limit: r.Limit, Spent: c.spent, Reserved: c.reserved}).CheckReserve(amount); err != nil {
+			return nil, rateExceeded(r, end, err)
+		}
+		gs[i] = g
+	}
+	return gs, nil
+}
+
+// crossings decides the alert marks that the settlement e (an entCommit not
+// yet applied) sets: the entries to apply after e, and the crossings they
+// report.
+func (b *book) crossings(p *Limits, limit Amount, a *alerts, e entry) ([]entry, []Crossing) {
+	h := b.holds[e.id]
+	if h == nil || len(a.ppm) == 0 {
+		return nil, nil
+	}
+	w := b.windows[h.gen]
+	if w == nil {
+		return nil, nil
+	}
+	delta := e.amount
+	if h.expired {
+		delta -= h.amount
+	}
+	var es []entry
+	var cs []Crossing
+	check := func(key string, limit Amount, c counters) {
+		spent := addSat(c.spent, delta)
+		for _, ppm := range a.crossed(limit, spent, c.fired) {
+			es = append(es, entry{kind: entAlert, id: uint64(ppm), gen: h.gen, key: key})
+			cs = append(cs, Crossing{Key: key, Period: p.Window.Period, Window: p.Window.Start(h.gen), Generation: h.gen,
+				Threshold: float64(ppm) / 1e6, Spent: spent, Limit: limit})
+		}
+	}
+	check("", limit, w.global)
+	if kl, ok := p.KeyLimitOf(h.key); ok {
+		if c := w.keys[h.key]; c != nil {
+			check(h.key, kl, *c)
+		}
+	}
+	return es, cs
 }
 
 // settle decides the settlement of r: commit at actual, or cancel. apply is
@@ -317,17 +503,28 @@ func (b *book) clone() *book {
 	c := &book{gen: b.gen, lastID: b.lastID, windows: make(map[uint64]*generation, len(b.windows)), holds: make(map[uint64]*hold, len(b.holds))}
 	for g, w := range b.windows {
 		nw := &generation{global: w.global, holds: w.holds}
+		nw.global.fired = slices.Clone(w.global.fired)
 		if len(w.keys) > 0 {
 			nw.keys = make(map[string]*counters, len(w.keys))
 			for k, v := range w.keys {
 				cv := *v
+				cv.fired = slices.Clone(v.fired)
 				nw.keys[k] = &cv
 			}
 		}
 		c.windows[g] = nw
 	}
+	c.rateAt = b.rateAt
+	if len(b.rates) > 0 {
+		c.rates = make(map[rateCell]*rateCounters, len(b.rates))
+		for cell, v := range b.rates {
+			cv := *v
+			c.rates[cell] = &cv
+		}
+	}
 	for id, h := range b.holds {
 		ch := *h
+		ch.rg, ch.krg = slices.Clone(h.rg), slices.Clone(h.krg)
 		c.holds[id] = &ch
 		if !h.expired {
 			c.leases = append(c.leases, lease{at: h.expiry, id: id})

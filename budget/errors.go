@@ -1,12 +1,18 @@
 package budget
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // ExceededError is the refusal of a reservation that does not fit in a
 // budget: Spent + Reserved + Requested > Limit. It matches [ErrExceeded] with
 // errors.Is. Its message is stable:
 //
 //	budget exceeded: requested $X with $Y spent and $Z reserved of a $L limit
+//
+// followed by " per P" (P a period: minute, hour, day, week or month) when
+// the refusing limit is a rate limit ([Limits.Rates], [Limits.KeyRates]).
 type ExceededError struct {
 	Limit     Amount // the cap
 	Spent     Amount // settled spend when the reservation was refused
@@ -16,6 +22,34 @@ type ExceededError struct {
 	// ContextWithKey); empty when it is the global budget. The message does
 	// not show it: scoped ledgers wrap the error with the key's name.
 	Key string
+	// Period is the period of the window of the refusing limit: the
+	// Limits.Window's for a main budget (Forever when it never resets), the
+	// rate's for a rate limit.
+	Period Period
+	// Rate reports that the refusing limit is a rate limit (Limits.Rates or
+	// Limits.KeyRates) rather than a main budget.
+	Rate bool
+	// Resets is when the refusing limit's window ends and it starts again
+	// from $0; the zero time when it never resets (or the ledger does not
+	// know).
+	Resets time.Time
+}
+
+// unit returns the noun of a rate limit's period ("minute"), or "".
+func (p Period) unit() string {
+	switch p {
+	case Minutely:
+		return "minute"
+	case Hourly:
+		return "hour"
+	case Daily:
+		return "day"
+	case Weekly:
+		return "week"
+	case Monthly:
+		return "month"
+	}
+	return ""
 }
 
 // Error implements error.
@@ -30,6 +64,10 @@ func (e *ExceededError) Error() string {
 	b = append(b, " reserved of a "...)
 	b = e.Limit.appendString(b)
 	b = append(b, " limit"...)
+	if u := e.Period.unit(); e.Rate && u != "" {
+		b = append(b, " per "...)
+		b = append(b, u...)
+	}
 	return string(b)
 }
 

@@ -92,9 +92,13 @@ type File struct {
 	compactSize int64
 	buf         []byte
 	ents        []entry
+	al          alerts // guarded by io
 }
 
-var _ Ledger = (*File)(nil)
+var (
+	_ Ledger  = (*File)(nil)
+	_ Alerter = (*File)(nil)
+)
 
 type fileOpKind uint8
 
@@ -119,11 +123,12 @@ type fileOp struct {
 	ctx   context.Context
 	state atomic.Int32
 
-	res     Reservation
-	st      State
-	list    []Reservation
-	err     error
-	written bool // the op appended entries
+	res       Reservation
+	st        State
+	list      []Reservation
+	crossings []Crossing // opCommit: the alert marks it set
+	err       error
+	written   bool // the op appended entries
 }
 
 // OpenFile opens the budget journal at path, creating it if absent or
@@ -207,10 +212,28 @@ func (f *File) Reserve(ctx context.Context, amount Amount) (Reservation, error) 
 
 // Commit implements [Ledger.Commit] (see [Scoped.Commit]). ctx is not
 // consulted.
-func (f *File) Commit(_ context.Context, r Reservation, actual Amount) error {
+func (f *File) Commit(ctx context.Context, r Reservation, actual Amount) error {
+	_, err := f.CommitWithAlerts(ctx, r, actual)
+	return err
+}
+
+// SetAlerts implements [Alerter.SetAlerts]. The marks are entries of the
+// journal, appended in the record of the commit that set them: every
+// process sharing the journal should set the same thresholds.
+func (f *File) SetAlerts(thresholds []float64) error {
+	f.io.Lock()
+	defer f.io.Unlock()
+	return f.al.setAlerts(thresholds)
+}
+
+// CommitWithAlerts implements [Alerter.CommitWithAlerts]: [File.Commit]
+// that also returns the thresholds of the global budget's and the key's
+// main limits that the commit's spend reached first in its window, whichever
+// process sharing the journal reached it.
+func (f *File) CommitWithAlerts(_ context.Context, r Reservation, actual Amount) ([]Crossing, error) {
 	op := &fileOp{kind: opCommit, r: r, amount: actual}
 	f.do(op)
-	return op.err
+	return op.crossings, op.err
 }
 
 // Cancel implements [Ledger.Cancel] (see [Scoped.Cancel]). ctx is not
@@ -371,7 +394,7 @@ func (f *File) run(batch []*fileOp) {
 		if err := f.append(); err != nil {
 			for _, op := range batch {
 				if op.written || op.kind == opState {
-					op.res, op.err = Reservation{}, err
+					op.res, op.crossings, op.err = Reservation{}, nil, err
 				}
 			}
 			return nil
@@ -441,7 +464,14 @@ func (f *File) decide(op *fileOp, now time.Time, emit func(entry)) {
 	case opCommit, opCancel:
 		e, ok, err := f.bk.settle(op.r, op.kind == opCommit, op.amount)
 		if ok {
+			var marks []entry
+			if op.kind == opCommit {
+				marks, op.crossings = f.bk.crossings(&f.pol, f.limit, &f.al, e)
+			}
 			emit(e)
+			for _, m := range marks {
+				emit(m)
+			}
 		}
 		op.err = err
 	case opState:

@@ -130,13 +130,28 @@ func appendString(dst []byte, s string) []byte {
 }
 
 func appendEntry(dst []byte, e *entry) []byte {
-	dst = append(dst, byte(e.kind))
+	kind := e.kind
+	switch {
+	case kind == entReserve && len(e.rg)+len(e.krg) > 0:
+		kind = entReserveRates
+	case kind == entSnapshot && e.snap.extended():
+		kind = entSnapshotV2
+	}
+	dst = append(dst, byte(kind))
 	switch e.kind {
 	case entReserve:
 		dst = binary.AppendUvarint(dst, e.id)
 		dst = binary.AppendUvarint(dst, e.gen)
 		dst = binary.AppendUvarint(dst, uint64(e.amount))
 		dst = binary.AppendVarint(dst, e.expiry)
+		dst = appendString(dst, e.key)
+		if kind == entReserveRates {
+			dst = appendGens(dst, e.rg)
+			dst = appendGens(dst, e.krg)
+		}
+	case entAlert:
+		dst = binary.AppendUvarint(dst, e.id)
+		dst = binary.AppendUvarint(dst, e.gen)
 		dst = appendString(dst, e.key)
 	case entCommit:
 		dst = binary.AppendUvarint(dst, e.id)
@@ -145,6 +160,73 @@ func appendEntry(dst []byte, e *entry) []byte {
 		dst = binary.AppendUvarint(dst, e.id)
 	case entSnapshot:
 		dst = appendSnapshot(dst, e.snap)
+		if kind == entSnapshotV2 {
+			dst = appendSnapshotExt(dst, e.snap)
+		}
+	}
+	return dst
+}
+
+func appendGens(dst []byte, gs []uint64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(gs)))
+	for _, g := range gs {
+		dst = binary.AppendUvarint(dst, g)
+	}
+	return dst
+}
+
+// appendSnapshotExt appends what entSnapshotV2 adds to a snapshot: the
+// alert marks, the latest generation of each rate, the rate cells and the
+// rate generations of the holds.
+func appendSnapshotExt(dst []byte, b *book) []byte {
+	type mark struct {
+		gen   uint64
+		key   string
+		fired []uint32
+	}
+	var marks []mark
+	for g, w := range b.windows {
+		if len(w.global.fired) > 0 {
+			marks = append(marks, mark{g, "", w.global.fired})
+		}
+		for k, c := range w.keys {
+			if len(c.fired) > 0 {
+				marks = append(marks, mark{g, k, c.fired})
+			}
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(marks)))
+	for _, m := range marks {
+		dst = binary.AppendUvarint(dst, m.gen)
+		dst = appendString(dst, m.key)
+		dst = binary.AppendUvarint(dst, uint64(len(m.fired)))
+		for _, p := range m.fired {
+			dst = binary.AppendUvarint(dst, uint64(p))
+		}
+	}
+	dst = appendGens(dst, b.rateAt[:])
+	dst = binary.AppendUvarint(dst, uint64(len(b.rates)))
+	for cell, c := range b.rates {
+		dst = append(dst, cell.rate)
+		dst = binary.AppendUvarint(dst, cell.gen)
+		dst = appendString(dst, cell.key)
+		dst = binary.AppendUvarint(dst, uint64(c.spent))
+		dst = binary.AppendUvarint(dst, uint64(c.reserved))
+		dst = binary.AppendUvarint(dst, uint64(max(c.holds, 0)))
+	}
+	n := 0
+	for _, h := range b.holds {
+		if len(h.rg)+len(h.krg) > 0 {
+			n++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for id, h := range b.holds {
+		if len(h.rg)+len(h.krg) > 0 {
+			dst = binary.AppendUvarint(dst, id)
+			dst = appendGens(dst, h.rg)
+			dst = appendGens(dst, h.krg)
+		}
 	}
 	return dst
 }
@@ -258,15 +340,34 @@ func (d *decoder) entry() entry {
 		d.fail("entry")
 		return e
 	}
-	e.kind = entryKind(d.b[0])
+	kind := entryKind(d.b[0])
 	d.b = d.b[1:]
-	switch e.kind {
-	case entReserve:
+	switch kind {
+	case entReserveRates:
+		e.kind = entReserve
+	case entSnapshotV2:
+		e.kind = entSnapshot
+	default:
+		e.kind = kind
+	}
+	switch kind {
+	case entReserve, entReserveRates:
 		e.id = d.uvarint("reservation id")
 		e.gen = d.uvarint("generation")
 		e.amount = d.amount("reserved amount")
 		e.expiry = d.varint("lease expiry")
 		e.key = d.str("key")
+		if kind == entReserveRates {
+			e.rg = d.gens(MaxRates)
+			e.krg = d.gens(MaxRates)
+		}
+	case entAlert:
+		e.id = d.uvarint("alert threshold")
+		e.gen = d.uvarint("generation")
+		e.key = d.str("key")
+		if e.id > 1e6 {
+			d.fail("alert threshold")
+		}
 	case entCommit:
 		e.id = d.uvarint("reservation id")
 		e.amount = d.amount("billed amount")
@@ -274,6 +375,9 @@ func (d *decoder) entry() entry {
 		e.id = d.uvarint("reservation id")
 	case entSnapshot:
 		e.snap = d.snapshot()
+	case entSnapshotV2:
+		e.snap = d.snapshot()
+		d.snapshotExt(e.snap)
 	default:
 		d.fail("entry kind")
 	}
@@ -346,6 +450,98 @@ func (d *decoder) snapshot() *book {
 	}
 	heap.Init(&b.leases)
 	return b
+}
+
+// gens reads a list of at most n generations.
+func (d *decoder) gens(n int) []uint64 {
+	c := d.count("generation count", 1)
+	if d.err == nil && c > n {
+		d.fail("generation count")
+	}
+	if d.err != nil || c == 0 {
+		return nil
+	}
+	gs := make([]uint64, c)
+	for i := range gs {
+		gs[i] = d.uvarint("generation")
+	}
+	return gs
+}
+
+// snapshotExt reads what entSnapshotV2 adds to the snapshot b.
+func (d *decoder) snapshotExt(b *book) {
+	if b == nil || d.err != nil {
+		return
+	}
+	nm := d.count("mark count", 3)
+	for range nm {
+		g := d.uvarint("mark generation")
+		k := d.str("mark key")
+		np := d.count("mark thresholds", 1)
+		if d.err != nil {
+			return
+		}
+		w := b.windows[g]
+		if w == nil {
+			w = &generation{}
+			b.windows[g] = w
+		}
+		c := &w.global
+		if k != "" {
+			c = w.key(k)
+		}
+		for range np {
+			p := d.uvarint("mark threshold")
+			if p == 0 || p > 1e6 {
+				d.fail("mark threshold")
+				return
+			}
+			c.fired = append(c.fired, uint32(p))
+		}
+	}
+	at := d.gens(2 * MaxRates)
+	copy(b.rateAt[:], at)
+	nc := d.count("rate cell count", 6)
+	for range nc {
+		if d.err != nil {
+			return
+		}
+		if len(d.b) == 0 || d.b[0] >= 2*MaxRates {
+			d.fail("rate")
+			return
+		}
+		cell := rateCell{rate: d.b[0]}
+		d.b = d.b[1:]
+		cell.gen = d.uvarint("rate generation")
+		cell.key = d.str("rate key")
+		c := &rateCounters{counters: counters{spent: d.amount("rate spent"), reserved: d.amount("rate reserved")}}
+		h := d.uvarint("rate holds")
+		if h > uint64(len(b.holds)) {
+			d.fail("rate holds")
+		}
+		if d.err != nil {
+			return
+		}
+		c.holds = int(h)
+		if b.rates == nil {
+			b.rates = make(map[rateCell]*rateCounters)
+		}
+		b.rates[cell] = c
+	}
+	nh := d.count("rate hold count", 3)
+	for range nh {
+		id := d.uvarint("reservation id")
+		rg, krg := d.gens(MaxRates), d.gens(MaxRates)
+		h := b.holds[id]
+		if d.err != nil {
+			return
+		}
+		if h == nil {
+			d.fail("rate hold id")
+			return
+		}
+		h.rg, h.krg = rg, krg
+	}
 }
 
 // decodePayload returns the entries of one record's payload.

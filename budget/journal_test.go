@@ -51,6 +51,17 @@ func FuzzJournalDecode(f *testing.F) {
 	f.Add(make([]byte, 64), true)
 	f.Add(append(record(entry{kind: entCancel, id: 7}), 0xff, 0xff), true)
 	f.Add(record(entry{kind: entSnapshot, snap: newBook()}), true)
+	// Rate limits and alert marks: a reservation with rate generations, a
+	// mark, and a snapshot holding both.
+	rated := newBook()
+	for _, e := range []entry{
+		{kind: entReserve, id: 1, gen: 3, amount: 5, expiry: 9, key: "k", rg: []uint64{7}, krg: []uint64{8, 2}},
+		{kind: entAlert, id: 500_000, gen: 3, key: "k"},
+	} {
+		rated.apply(e)
+		f.Add(record(e), true)
+	}
+	f.Add(record(entry{kind: entSnapshot, snap: rated}), true)
 	f.Fuzz(func(t *testing.T, tail []byte, afterValid bool) {
 		prefix := testHeader
 		if afterValid {

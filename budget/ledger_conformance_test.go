@@ -43,3 +43,11 @@ func TestFileSharedConformance(t *testing.T) {
 		return ledgertest.Alternate(openFile(t, path, limit, p), openFile(t, path, limit, p))
 	})
 }
+
+// TestFileSharedAlerts commits from 1,000 goroutines through two Files on
+// one journal: each threshold is reported once in all.
+func TestFileSharedAlerts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "budget.journal")
+	p := budget.Limits{KeyLimit: 5 * budget.Dollar}
+	ledgertest.Alerts(t, []budget.Ledger{openFile(t, path, 10*budget.Dollar, p), openFile(t, path, 10*budget.Dollar, p)}, 1000)
+}

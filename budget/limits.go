@@ -61,7 +61,33 @@ type Limits struct {
 	// Now is the clock; nil means time.Now. Tests inject one so that windows
 	// and leases never need sleeping.
 	Now func() time.Time
+
+	// Rates are limits of the global budget besides its main one, each over
+	// its own calendar window (in Window.Location): for instance $5 per
+	// minute and $100 per hour under a $500 monthly budget. A call must fit
+	// every one of them; a reservation holds all of them or none.
+	Rates []Rate
+	// KeyRates are the limits of every key's budget besides its main one
+	// (KeyLimit or KeyLimits), each over its own window: for instance $1 per
+	// minute and $50 per day. They apply to every non-empty key, also to
+	// keys without a main budget of their own.
+	KeyRates []Rate
 }
+
+// MaxRates is the most [Limits.Rates] and the most [Limits.KeyRates] a
+// Limits may have.
+const MaxRates = 8
+
+// Rate is a spend-rate limit: at most Limit may be spent in each calendar
+// window of Period (Minutely, Hourly, Daily, Weekly or Monthly). Windows are
+// fixed calendar windows, not sliding ones (see [Window]).
+type Rate struct {
+	Limit  Amount
+	Period Period
+}
+
+// Window returns the window of r in loc.
+func (r Rate) Window(loc *time.Location) Window { return Window{Period: r.Period, Location: loc} }
 
 // Validate reports an error matching [ErrInvalid] when a limit or the lease
 // is negative or the window period is unknown.
@@ -77,7 +103,34 @@ func (p *Limits) Validate() error {
 	if p.Lease < 0 {
 		return fmt.Errorf("%w: reservation lease %v is negative", ErrInvalid, p.Lease)
 	}
+	for _, rs := range [2][]Rate{p.Rates, p.KeyRates} {
+		if len(rs) > MaxRates {
+			return fmt.Errorf("%w: %d rate limits in one scope, at most %d", ErrInvalid, len(rs), MaxRates)
+		}
+		for _, r := range rs {
+			if r.Limit < 0 {
+				return fmt.Errorf("%w: rate limit %v per %v is negative", ErrInvalid, r.Limit, r.Period)
+			}
+			if r.Period == Forever {
+				return fmt.Errorf("%w: rate limit %v has no period", ErrInvalid, r.Limit)
+			}
+			if err := r.Window(nil).validate(); err != nil {
+				return err
+			}
+		}
+	}
 	return p.Window.validate()
+}
+
+// Scoped reports whether key's calls are held in a budget of key's own: key
+// is not empty and has a main budget ([Limits.KeyLimitOf]) or rate limits
+// ([Limits.KeyRates]).
+func (p *Limits) Scoped(key string) bool {
+	if key == "" {
+		return false
+	}
+	_, ok := p.KeyLimitOf(key)
+	return ok || len(p.KeyRates) > 0
 }
 
 // KeyLimitOf returns the limit of key's budget and whether key has one.
@@ -118,6 +171,26 @@ func binding(global, key State, hasKey bool) State {
 		return key
 	}
 	return global
+}
+
+// mainExceeded marks the refusal err as the refusal of a main budget whose
+// window has period and ends at end.
+func mainExceeded(period Period, end time.Time, err error) error {
+	var ex *ExceededError
+	if errors.As(err, &ex) {
+		ex.Period, ex.Resets = period, end
+	}
+	return err
+}
+
+// rateExceeded marks the refusal err as the refusal of rate r, whose window
+// ends at end.
+func rateExceeded(r Rate, end time.Time, err error) error {
+	var ex *ExceededError
+	if errors.As(err, &ex) {
+		ex.Period, ex.Rate, ex.Resets = r.Period, true, end
+	}
+	return err
 }
 
 // keyExceeded wraps the refusal of key's budget so that the message names

@@ -22,9 +22,14 @@ type Memory struct {
 	reserved Amount
 	lastID   uint64            // the last ID issued; 0 before the first
 	open     map[uint64]Amount // outstanding reservations by ID
+	alerts   alerts
+	fired    []uint32 // alert thresholds fired, in ppm
 }
 
-var _ Ledger = (*Memory)(nil)
+var (
+	_ Ledger  = (*Memory)(nil)
+	_ Alerter = (*Memory)(nil)
+)
 
 // NewMemory returns an in-memory ledger with the given limit. It returns an
 // error matching [ErrInvalid] when limit is negative.
@@ -77,12 +82,28 @@ func (m *Memory) Reserve(ctx context.Context, amount Amount) (Reservation, error
 //
 // ctx is not consulted: a settlement must happen even when the call it
 // settles was cancelled.
-func (m *Memory) Commit(_ context.Context, r Reservation, actual Amount) error {
+func (m *Memory) Commit(ctx context.Context, r Reservation, actual Amount) error {
+	_, err := m.CommitWithAlerts(ctx, r, actual)
+	return err
+}
+
+// SetAlerts implements [Alerter.SetAlerts].
+func (m *Memory) SetAlerts(thresholds []float64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.alerts.setAlerts(thresholds)
+}
+
+// CommitWithAlerts implements [Alerter.CommitWithAlerts]: [Memory.Commit]
+// that also returns the thresholds of the limit the settlement's spend
+// reached for the first time. The marks are kept in memory: they are lost
+// with the Memory, and [Memory.SetLimit] does not reset them.
+func (m *Memory) CommitWithAlerts(_ context.Context, r Reservation, actual Amount) ([]Crossing, error) {
 	m.mu.Lock()
 	held, err := m.release(r)
 	if err != nil || held < 0 {
 		m.mu.Unlock()
-		return err
+		return nil, err
 	}
 	billed := actual
 	if actual < 0 {
@@ -93,11 +114,16 @@ func (m *Memory) Commit(_ context.Context, r Reservation, actual Amount) error {
 	} else {
 		m.spent += billed
 	}
+	var cs []Crossing
+	for _, p := range m.alerts.crossed(m.limit, m.spent, m.fired) {
+		m.fired = append(m.fired, p)
+		cs = append(cs, Crossing{Threshold: float64(p) / 1e6, Spent: m.spent, Limit: m.limit})
+	}
 	m.mu.Unlock()
 	if actual < 0 {
-		return fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", ErrInvalid, actual, r.ID, held)
+		return cs, fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", ErrInvalid, actual, r.ID, held)
 	}
-	return nil
+	return cs, nil
 }
 
 // Cancel implements [Ledger.Cancel]: it releases r without spending

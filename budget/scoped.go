@@ -23,9 +23,13 @@ type Scoped struct {
 	limit Amount
 	pol   Limits
 	bk    *book
+	al    alerts
 }
 
-var _ Ledger = (*Scoped)(nil)
+var (
+	_ Ledger  = (*Scoped)(nil)
+	_ Alerter = (*Scoped)(nil)
+)
 
 // NewScoped returns an in-memory ledger with the global limit and policy p.
 // It returns an error matching [ErrInvalid] when limit is negative or p is
@@ -70,23 +74,48 @@ func (s *Scoped) Reserve(ctx context.Context, amount Amount) (Reservation, error
 // reserved amount and returns an error matching ErrInvalid. ctx is not
 // consulted.
 func (s *Scoped) Commit(_ context.Context, r Reservation, actual Amount) error {
+	_, err := s.settle(r, true, actual)
+	return err
+}
+
+// SetAlerts implements [Alerter.SetAlerts].
+func (s *Scoped) SetAlerts(thresholds []float64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.al.setAlerts(thresholds)
+}
+
+// CommitWithAlerts implements [Alerter.CommitWithAlerts]: [Scoped.Commit]
+// that also returns the thresholds of the global budget's and the key's main
+// limits that the settlement's spend reached first in its window.
+func (s *Scoped) CommitWithAlerts(_ context.Context, r Reservation, actual Amount) ([]Crossing, error) {
 	return s.settle(r, true, actual)
 }
 
 // Cancel implements [Ledger.Cancel]. Cancelling a reservation whose lease
 // expired refunds its charge. ctx is not consulted.
 func (s *Scoped) Cancel(_ context.Context, r Reservation) error {
-	return s.settle(r, false, 0)
+	_, err := s.settle(r, false, 0)
+	return err
 }
 
-func (s *Scoped) settle(r Reservation, commit bool, actual Amount) error {
+func (s *Scoped) settle(r Reservation, commit bool, actual Amount) ([]Crossing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok, err := s.bk.settle(r, commit, actual)
-	if ok {
-		s.bk.apply(e)
+	if !ok {
+		return nil, err
 	}
-	return err
+	var marks []entry
+	var cs []Crossing
+	if commit {
+		marks, cs = s.bk.crossings(&s.pol, s.limit, &s.al, e)
+	}
+	s.bk.apply(e)
+	for _, m := range marks {
+		s.bk.apply(m)
+	}
+	return cs, err
 }
 
 // State implements [Ledger.State]: the state of the budget that binds calls

@@ -81,3 +81,49 @@ func TestWindowBoundsProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowStartInvertsBounds checks, for random instants and every period,
+// that Start of an instant's generation is at or before it, and that the
+// window is [Start, end).
+func TestWindowStartInvertsBounds(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	kolkata, err := time.LoadLocation("Asia/Kolkata") // a half-hour offset
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, loc := range []*time.Location{nil, ny, kolkata} {
+		for _, p := range []Period{Minutely, Hourly, Daily, Weekly, Monthly} {
+			w := Window{Period: p, Location: loc}
+			for range 2000 {
+				at := time.Unix(1_600_000_000+r.Int64N(400_000_000), r.Int64N(1e9))
+				g, end := w.Bounds(at)
+				start := w.Start(g)
+				if !start.After(at) && at.Before(end) {
+					g2, _ := w.Bounds(start)
+					assert.Equal(t, g, g2, "%v %v: Bounds(Start(%d))", p, loc, g)
+					continue
+				}
+				// Only the repeated autumn hour of a DST zone may start
+				// after the instant (the window holds two hours).
+				assert.True(t, p == Hourly && loc == ny && start.Sub(at) <= time.Hour, "%v %v: %v not in [%v, %v)", p, loc, at, start, end)
+			}
+		}
+	}
+	assert.True(t, Window{Period: Minutely}.Start(0).IsZero())
+	assert.True(t, Window{}.Start(5).IsZero())
+}
+
+func TestWindowMinutelyHourly(t *testing.T) {
+	at := time.Date(2026, 12, 2, 6, 59, 59, 999, time.UTC)
+	g, end := Window{Period: Minutely}.Bounds(at)
+	assert.Equal(t, time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC), end)
+	g2, _ := Window{Period: Minutely}.Bounds(end)
+	assert.Equal(t, g+1, g2)
+	h, hend := Window{Period: Hourly}.Bounds(at)
+	assert.Equal(t, end, hend)
+	h2, _ := Window{Period: Hourly}.Bounds(end)
+	assert.Equal(t, h+1, h2)
+	assert.Equal(t, "minutely", Minutely.String())
+	assert.Equal(t, "hourly", Hourly.String())
+	require.ErrorIs(t, Window{Period: Hourly + 1}.validate(), ErrInvalid)
+}

@@ -123,8 +123,10 @@ func exceeded(t testing.TB, err error, what string, args ...any) *budget.Exceede
 // (global and per-key budgets, atomic across both), windows (daily in
 // America/New_York, settlements applied to their own window), leases
 // (expired reservations charged as spent, late settlements correcting the
-// charge), settlement rules, and a concurrent storm. Ledgers that have an
-// Unsettled method also have it checked.
+// charge), settlement rules, a concurrent storm, rate limits ([RunRates])
+// and alert marks ([RunAlerts]: the ledgers must implement
+// [budget.Alerter]). Ledgers that have an Unsettled method also have it
+// checked.
 func Run(t *testing.T, open Opener) {
 	t.Run("scopes", func(t *testing.T) { checkScopes(t, open) })
 	t.Run("no key budget", func(t *testing.T) { checkNoKeyBudget(t, open) })
@@ -133,6 +135,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("negative commit", func(t *testing.T) { checkNegativeCommit(t, open) })
 	t.Run("saturated reservation", func(t *testing.T) { checkSaturatedReservation(t, open) })
 	t.Run("storm", func(t *testing.T) { checkStorm(t, open) })
+	t.Run("rates", func(t *testing.T) { RunRates(t, open) })
+	t.Run("alerts", func(t *testing.T) { RunAlerts(t, open) })
 }
 
 // checkScopes is the "scopes" check of Run.
@@ -426,3 +430,33 @@ func (a *alternating) State(ctx context.Context) (budget.State, error) { return 
 func (a *alternating) Unsettled(ctx context.Context) ([]budget.Reservation, error) {
 	return unsettled(a.next(), ctx)
 }
+
+// SetAlerts sets thresholds on every ledger that is a [budget.Alerter]; it
+// fails when none is.
+func (a *alternating) SetAlerts(thresholds []float64) error {
+	n := 0
+	for _, l := range a.ls {
+		if al, ok := l.(budget.Alerter); ok {
+			if err := al.SetAlerts(thresholds); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return errNoAlerts
+	}
+	return nil
+}
+
+// CommitWithAlerts commits through the next ledger, with its alerts when it
+// is a [budget.Alerter].
+func (a *alternating) CommitWithAlerts(ctx context.Context, r budget.Reservation, x budget.Amount) ([]budget.Crossing, error) {
+	l := a.next()
+	if al, ok := l.(budget.Alerter); ok {
+		return al.CommitWithAlerts(ctx, r, x)
+	}
+	return nil, l.Commit(ctx, r, x)
+}
+
+var errNoAlerts = errors.New("no ledger keeps alert marks")

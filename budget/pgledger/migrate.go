@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the version of the schema this package creates
 // ([Migrate]) and uses ([New]).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaVersion is matched (errors.Is) by the *[SchemaError] of a schema
 // that is not at [SchemaVersion].

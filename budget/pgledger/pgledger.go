@@ -3,6 +3,7 @@ package pgledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -80,12 +81,18 @@ type Ledger struct {
 	record  bool
 	timeout time.Duration
 
-	mu      sync.Mutex // guards queue and leading
+	rates  []int64 // the limits of p.Rates, then of p.KeyRates
+	alerts []int32 // the alert thresholds in ppm, set once by SetAlerts
+
+	mu      sync.Mutex // guards queue, leading and alerts
 	queue   []*op
 	leading bool
 }
 
-var _ budget.Ledger = (*Ledger)(nil)
+var (
+	_ budget.Ledger  = (*Ledger)(nil)
+	_ budget.Alerter = (*Ledger)(nil)
+)
 
 // Option configures a [Ledger].
 type Option func(*Ledger)
@@ -136,8 +143,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, schema, name string, limit bud
 	}
 	l := &Ledger{
 		pool: pool, schema: schema, name: name, limit: limit, pol: p, record: true, timeout: DefaultTimeout,
-		call: "SELECT status, id, gen, spent, reserved, key_spent, key_reserved FROM " + ident(schema, "apply") +
-			"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+		call: "SELECT status, id, gen, spent, reserved, key_spent, key_reserved, rate, hold_key, key_limit, fired FROM " +
+			ident(schema, "apply") + "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+	}
+	for _, rs := range [2][]budget.Rate{p.Rates, p.KeyRates} {
+		for _, r := range rs {
+			l.rates = append(l.rates, int64(r.Limit))
+		}
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -219,17 +231,40 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 	now := l.now()
 	gen, _ := l.pol.Window.Bounds(now)
 	o := &op{kind: opReserve, ctx: ctx, now: now.UnixMilli(), gen: gen, key: key, keyLimit: keyLimit,
-		amount: amount, expiry: now.Add(l.lease()).UnixMilli(), label: label}
+		amount: amount, expiry: now.Add(l.lease()).UnixMilli(), label: label, rateGens: l.rateGens(now, key)}
 	l.do(o)
 	return o.res, o.err
 }
 
-// keyOf returns ctx's key and its limit, or "" when it has no budget.
+// rateGens returns the window generations at now of the rate limits that
+// apply to key's calls (0 for the key's when key is "").
+func (l *Ledger) rateGens(now time.Time, key string) []int64 {
+	if len(l.rates) == 0 {
+		return nil
+	}
+	gs := make([]int64, 0, len(l.rates))
+	for i, rs := range [2][]budget.Rate{l.pol.Rates, l.pol.KeyRates} {
+		for _, r := range rs {
+			g := uint64(0)
+			if i == 0 || key != "" {
+				g, _ = r.Window(l.pol.Window.Location).Bounds(now)
+			}
+			gs = append(gs, int64(g))
+		}
+	}
+	return gs
+}
+
+// keyOf returns ctx's key and the limit of its main budget (-1 when it has
+// rate limits only), or "" when it has no budget.
 func (l *Ledger) keyOf(ctx context.Context) (string, budget.Amount, error) {
 	key, _ := budget.KeyFromContext(ctx)
+	if !l.pol.Scoped(key) {
+		return "", 0, nil
+	}
 	keyLimit, ok := l.pol.KeyLimitOf(key)
 	if !ok {
-		return "", 0, nil
+		keyLimit = -1
 	}
 	if err := checkText("budget key", key); err != nil {
 		return "", 0, err
@@ -242,31 +277,66 @@ func (l *Ledger) keyOf(ctx context.Context) (string, budget.Amount, error) {
 // [budget.MaxAmount]. A negative actual settles r at its reserved amount
 // and returns an error matching [budget.ErrInvalid]. ctx is not consulted:
 // a settlement waits for its batch, which [WithTimeout] bounds.
-func (l *Ledger) Commit(_ context.Context, r budget.Reservation, actual budget.Amount) error {
+func (l *Ledger) Commit(ctx context.Context, r budget.Reservation, actual budget.Amount) error {
+	_, err := l.CommitWithAlerts(ctx, r, actual)
+	return err
+}
+
+// SetAlerts implements [budget.Alerter.SetAlerts]. The marks are rows of
+// the schema's alerts table, inserted by the commit that reached them in
+// its transaction: every process sharing the budget should set the same
+// thresholds.
+func (l *Ledger) SetAlerts(thresholds []float64) error {
+	ppm, err := budget.AlertLevels(thresholds)
+	if err != nil {
+		return err
+	}
+	as := make([]int32, len(ppm))
+	for i, p := range ppm {
+		as[i] = int32(p)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.alerts != nil && !slices.Equal(l.alerts, as) {
+		return fmt.Errorf("%w: pgledger: the ledger's alert thresholds are already set to other values", budget.ErrInvalid)
+	}
+	l.alerts = as
+	return nil
+}
+
+// CommitWithAlerts implements [budget.Alerter.CommitWithAlerts]:
+// [Ledger.Commit] that also returns the thresholds of the global budget's
+// and the key's main limits that the commit's spend reached first in its
+// window, whichever process reached it.
+func (l *Ledger) CommitWithAlerts(_ context.Context, r budget.Reservation, actual budget.Amount) ([]budget.Crossing, error) {
 	billed := actual
 	if actual < 0 {
 		billed = r.Amount
 	}
-	err := l.settle(opCommit, r, billed)
+	o, err := l.settle(opCommit, r, billed)
 	if err == nil && actual < 0 {
-		return fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", budget.ErrInvalid, actual, r.ID, r.Amount)
+		err = fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", budget.ErrInvalid, actual, r.ID, r.Amount)
 	}
-	return err
+	if o == nil {
+		return nil, err
+	}
+	return o.crossings, err
 }
 
 // Cancel implements [budget.Ledger.Cancel]. Cancelling a reservation whose
 // lease expired refunds its charge. ctx is not consulted.
 func (l *Ledger) Cancel(_ context.Context, r budget.Reservation) error {
-	return l.settle(opCancel, r, 0)
+	_, err := l.settle(opCancel, r, 0)
+	return err
 }
 
-func (l *Ledger) settle(kind opKind, r budget.Reservation, actual budget.Amount) error {
+func (l *Ledger) settle(kind opKind, r budget.Reservation, actual budget.Amount) (*op, error) {
 	if r.ID == 0 || r.ID > maxInt64 || r.Generation > maxInt64 || r.Amount < 0 {
-		return notIssued(r)
+		return nil, notIssued(r)
 	}
 	o := &op{kind: kind, now: l.now().UnixMilli(), id: r.ID, gen: r.Generation, amount: r.Amount, actual: actual}
 	l.do(o)
-	return o.err
+	return o, o.err
 }
 
 const maxInt64 = 1<<63 - 1

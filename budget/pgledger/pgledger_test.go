@@ -119,3 +119,15 @@ func TestSharedStorm(t *testing.T) {
 	assert.Equal(t, budget.State{Limit: budget.Dollar, Reserved: budget.Cent}, st, "the other budget is untouched")
 	require.NoError(t, other.Cancel(bg, r))
 }
+
+// TestSharedAlerts commits from 1,000 goroutines through two ledgers of one
+// budget, each with its own pool: each threshold is reported once in all.
+func TestSharedAlerts(t *testing.T) {
+	p1, p2 := testPool(t), testPool(t)
+	schema := freshSchema(t, p1)
+	p := budget.Limits{KeyLimit: 5 * budget.Dollar}
+	ledgertest.Alerts(t, []budget.Ledger{
+		newLedger(t, p1, schema, "shared", 10*budget.Dollar, p),
+		newLedger(t, p2, schema, "shared", 10*budget.Dollar, p),
+	}, 1000)
+}

@@ -2,6 +2,7 @@ package pgledger_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestSchemaFromTheFuture(t *testing.T) {
 	var se *pgledger.SchemaError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, pgledger.SchemaError{Schema: schema, Version: pgledger.SchemaVersion + 1}, *se)
-	assert.Contains(t, err.Error(), "newer than the version 1 this package knows")
+	assert.Contains(t, err.Error(), fmt.Sprintf("newer than the version %d this package knows", pgledger.SchemaVersion))
 	assert.NotErrorIs(t, err, budget.ErrUnavailable)
 
 	err = pgledger.Migrate(ctx, pool, schema)

@@ -56,3 +56,35 @@ func BenchmarkLedgers(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) { ledgertest.BenchmarkPairs(b, s.open(b), goroutines) })
 	}
 }
+
+// BenchmarkRateLimits measures reserve+commit pairs from 64 goroutines with
+// one limit per key (its main budget) and with three (its main budget, $X
+// per minute and per day: budget.Limits.KeyRates), in memory (Scoped) and
+// in Redis: the cost of the rate limits.
+func BenchmarkRateLimits(b *testing.B) {
+	const goroutines = 64
+	big := redisledger.MaxLimit / 4
+	for _, limits := range []struct {
+		name string
+		p    budget.Limits
+	}{
+		{"limits=1", budget.Limits{KeyLimit: big}},
+		{"limits=3", budget.Limits{KeyLimit: big, KeyRates: []budget.Rate{{Limit: big, Period: budget.Minutely}, {Limit: big, Period: budget.Daily}}}},
+	} {
+		b.Run("scoped/"+limits.name, func(b *testing.B) {
+			s, err := budget.NewScoped(redisledger.MaxLimit, limits.p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ledgertest.BenchmarkPairs(b, s, goroutines)
+		})
+		b.Run("redis/"+limits.name, func(b *testing.B) {
+			c := redisClient(b)
+			l, err := redisledger.New(c, budgetName(b, c), redisledger.MaxLimit, limits.p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ledgertest.BenchmarkPairs(b, l, goroutines)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,12 +81,16 @@ type Ledger struct {
 	cfg      config
 	warnings []string
 
-	mu    sync.Mutex // guards epoch and hw
-	epoch uint32     // the budget's identity as last seen; 0: none yet
-	hw    uint64     // the highest sequence number issued to this Ledger in epoch
+	mu     sync.Mutex // guards epoch, hw and alerts
+	epoch  uint32     // the budget's identity as last seen; 0: none yet
+	hw     uint64     // the highest sequence number issued to this Ledger in epoch
+	alerts []uint32   // the alert thresholds in ppm (SetAlerts)
 }
 
-var _ budget.Ledger = (*Ledger)(nil)
+var (
+	_ budget.Ledger  = (*Ledger)(nil)
+	_ budget.Alerter = (*Ledger)(nil)
+)
 
 // New returns the ledger of the budget name in the Redis client c, with the
 // global limit and policy p, and the options opts. The limit and policy are
@@ -116,6 +121,11 @@ func New(c redis.UniversalClient, name string, limit budget.Amount, p budget.Lim
 	}
 	for k, l := range p.KeyLimits {
 		if err := checkLimit(fmt.Sprintf("budget limit of key %q", k), l); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range append(slices.Clone(p.Rates), p.KeyRates...) {
+		if err := checkLimit("rate limit", r.Limit); err != nil {
 			return nil, err
 		}
 	}
@@ -301,6 +311,9 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 	key, _ := budget.KeyFromContext(ctx)
 	keyLimit, hasKey := l.pol.KeyLimitOf(key)
 	if !hasKey {
+		keyLimit = -1 // rate limits only, or no budget
+	}
+	if !l.pol.Scoped(key) {
 		key = ""
 	}
 	now := l.now()
@@ -320,12 +333,13 @@ func (l *Ledger) Reserve(ctx context.Context, amount budget.Amount) (budget.Rese
 	// arguments again when the reply is lost (MaxRetries), and the script
 	// answers a token it has seen with the reservation it made then.
 	args = append(args, requestToken())
+	args = l.rateArgs(args, now, key, keyLimit)
 	v, err := l.run(ctx, reserveScript, args...)
 	if errors.Is(err, errNotReplicated) {
 		// Held on the primary, not confirmed: give it back (best effort;
 		// else its lease charges it).
 		if r, perr := l.parseReserve(v, key, keyLimit, amount, gen, false); perr == nil {
-			_ = l.settle(context.WithoutCancel(ctx), "cancel", r, false, 0)
+			_, _ = l.settle(context.WithoutCancel(ctx), "cancel", r, false, 0)
 		}
 		return budget.Reservation{}, l.notConfirmed("reserve", err)
 	}
@@ -369,11 +383,27 @@ func (l *Ledger) parseReserve(v any, key string, keyLimit, amount budget.Amount,
 		if !ok || scope < 0 || scope > 1 || err1 != nil || err2 != nil {
 			return budget.Reservation{}, garbage("reserve", v)
 		}
+		_, end := l.pol.Window.Bounds(l.now())
 		if scope == 1 {
 			return budget.Reservation{}, fmt.Errorf("budget of key %q: %w", key,
-				&budget.ExceededError{Limit: keyLimit, Spent: spent, Reserved: reserved, Requested: amount, Key: key})
+				&budget.ExceededError{Limit: keyLimit, Spent: spent, Reserved: reserved, Requested: amount, Key: key,
+					Period: l.pol.Window.Period, Resets: end})
 		}
-		return budget.Reservation{}, &budget.ExceededError{Limit: l.limit, Spent: spent, Reserved: reserved, Requested: amount}
+		return budget.Reservation{}, &budget.ExceededError{Limit: l.limit, Spent: spent, Reserved: reserved, Requested: amount,
+			Period: l.pol.Window.Period, Resets: end}
+	case status == 0 && len(a) == 6:
+		if _, ok := l.saw(a[4], 0); !ok {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
+		scope, ok1 := a[1].(int64)
+		j, ok2 := a[5].(int64)
+		spent, err1 := parseAmount(a[2])
+		reserved, err2 := parseAmount(a[3])
+		nr := int64(len(l.pol.Rates) + len(l.pol.KeyRates))
+		if !ok1 || !ok2 || scope != 2 || j < 1 || j > nr || err1 != nil || err2 != nil {
+			return budget.Reservation{}, garbage("reserve", v)
+		}
+		return budget.Reservation{}, l.rateRefusal(int(j-1), key, spent, reserved, amount)
 	}
 	return budget.Reservation{}, garbage("reserve", v)
 }
@@ -400,52 +430,169 @@ func parseAmount(v any) (budget.Amount, error) {
 // still open, before anything is written). ctx is used for the call to
 // Redis only (the router gives one that is never cancelled).
 func (l *Ledger) Commit(ctx context.Context, r budget.Reservation, actual budget.Amount) error {
+	_, err := l.CommitWithAlerts(ctx, r, actual)
+	return err
+}
+
+// CommitWithAlerts implements [budget.Alerter.CommitWithAlerts]:
+// [Ledger.Commit] that also returns the thresholds of the global budget's
+// and the key's main limits that the commit's spend reached first in its
+// window, whichever process reached it: the marks are set by the commit's
+// script, with its spend.
+func (l *Ledger) CommitWithAlerts(ctx context.Context, r budget.Reservation, actual budget.Amount) ([]budget.Crossing, error) {
 	billed := min(actual, maxCommit)
 	if actual < 0 {
 		billed = r.Amount
 	}
-	if err := l.settle(ctx, "commit", r, true, billed); err != nil {
-		return err
+	cs, err := l.settle(ctx, "commit", r, true, billed)
+	if err != nil {
+		return nil, err
 	}
 	if actual < 0 {
-		return fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", budget.ErrInvalid, actual, r.ID, r.Amount)
+		return cs, fmt.Errorf("%w: committed amount %v is negative (reservation %d settled at its reserved %v)", budget.ErrInvalid, actual, r.ID, r.Amount)
 	}
+	return cs, nil
+}
+
+// SetAlerts implements [budget.Alerter.SetAlerts]. The marks are fields of
+// the window's hash in Redis: every process sharing the budget should set
+// the same thresholds.
+func (l *Ledger) SetAlerts(thresholds []float64) error {
+	ppm, err := budget.AlertLevels(thresholds)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.alerts != nil && !slices.Equal(l.alerts, ppm) {
+		return fmt.Errorf("%w: redisledger: the ledger's alert thresholds are already set to other values", budget.ErrInvalid)
+	}
+	l.alerts = ppm
 	return nil
 }
 
 // Cancel implements [budget.Ledger.Cancel]. Cancelling a reservation whose
 // lease expired refunds its charge.
 func (l *Ledger) Cancel(ctx context.Context, r budget.Reservation) error {
-	return l.settle(ctx, "cancel", r, false, 0)
+	_, err := l.settle(ctx, "cancel", r, false, 0)
+	return err
 }
 
-func (l *Ledger) settle(ctx context.Context, op string, r budget.Reservation, commit bool, actual budget.Amount) error {
+func (l *Ledger) settle(ctx context.Context, op string, r budget.Reservation, commit bool, actual budget.Amount) ([]budget.Crossing, error) {
 	epoch, seq := r.ID>>seqBits, r.ID&(1<<seqBits-1)
 	if epoch == 0 || seq == 0 || r.Amount < 0 || r.Amount > MaxLimit {
-		return fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
+		return nil, fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
 	}
 	c := "0"
 	if commit {
 		c = "1"
 	}
 	args := append([]any{l.prefix, u64(epoch), u64(seq), amt(r.Amount), u64(r.Generation), c, amt(actual)}, l.identity()...)
+	l.mu.Lock()
+	alerts := l.alerts
+	l.mu.Unlock()
+	if commit && len(alerts) > 0 {
+		args = append(args, amt(l.limit))
+		for _, p := range alerts {
+			args = append(args, strconv.FormatUint(uint64(p), 10))
+		}
+	}
 	v, err := l.run(ctx, settleScript, args...)
 	if errors.Is(err, errNotReplicated) {
-		return l.notConfirmed(op, err)
+		return nil, l.notConfirmed(op, err)
 	}
 	if err != nil {
-		return l.unavailable(op, err)
+		return nil, l.unavailable(op, err)
+	}
+	if a, ok := v.([]any); ok && commit && len(alerts) > 0 {
+		return l.parseMarks(op, v, a, alerts, r.Generation)
 	}
 	switch n, _ := v.(int64); {
 	case n == 0 || n == 1 || n == 2:
 		if _, ok := v.(int64); !ok {
-			return garbage(op, v)
+			return nil, garbage(op, v)
 		}
-		return nil
+		return nil, nil
 	case n == -1:
-		return fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
+		return nil, fmt.Errorf("%w: reservation %d of %v (generation %d) was not issued by this ledger", budget.ErrInvalid, r.ID, r.Amount, r.Generation)
 	}
-	return garbage(op, v)
+	return nil, garbage(op, v)
+}
+
+// parseMarks reads the answer {status, spent, key spent, key, key limit,
+// fired} of a commit with alert thresholds.
+func (l *Ledger) parseMarks(op string, v any, a []any, alerts []uint32, gen uint64) ([]budget.Crossing, error) {
+	if len(a) != 6 {
+		return nil, garbage(op, v)
+	}
+	status, ok1 := a[0].(int64)
+	spent, err1 := parseAmount(a[1])
+	kspent, err2 := parseAmount(a[2])
+	key, ok2 := a[3].(string)
+	klimS, ok3 := a[4].(string)
+	fired, ok4 := a[5].(int64)
+	klim, err3 := strconv.ParseInt(klimS, 10, 64)
+	if !ok1 || !ok2 || !ok3 || !ok4 || err1 != nil || err2 != nil || err3 != nil || (status != 1 && status != 2) ||
+		fired < 0 || fired >= 1<<(2*len(alerts)) {
+		return nil, garbage(op, v)
+	}
+	var cs []budget.Crossing
+	for b := range 2 * len(alerts) {
+		if fired&(1<<b) == 0 {
+			continue
+		}
+		c := budget.Crossing{Period: l.pol.Window.Period, Window: l.pol.Window.Start(gen), Generation: gen,
+			Threshold: float64(alerts[b%len(alerts)]) / 1e6, Spent: spent, Limit: l.limit}
+		if b >= len(alerts) {
+			c.Key, c.Spent, c.Limit = key, kspent, budget.Amount(klim)
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// rateArgs appends to args the reserve script's rate-limit and alert
+// arguments for a reservation at now for key (see reserveScript).
+func (l *Ledger) rateArgs(args []any, now time.Time, key string, keyLimit budget.Amount) []any {
+	n := len(l.pol.Rates) + len(l.pol.KeyRates)
+	args = append(args, strconv.Itoa(n), strconv.Itoa(len(l.pol.Rates)))
+	for i, rs := range [2][]budget.Rate{l.pol.Rates, l.pol.KeyRates} {
+		for _, r := range rs {
+			g, end := uint64(0), now
+			if i == 0 || key != "" {
+				g, end = r.Window(l.pol.Window.Location).Bounds(now)
+			}
+			ttl := (end.Sub(now) + l.lease()).Milliseconds()
+			args = append(args, u64(g), amt(r.Limit), strconv.FormatInt(ttl, 10))
+		}
+	}
+	l.mu.Lock()
+	ext := n > 0 || len(l.alerts) > 0
+	l.mu.Unlock()
+	flag := "0"
+	if ext {
+		flag = "1"
+	}
+	return append(args, strconv.FormatInt(int64(keyLimit), 10), flag)
+}
+
+// rateRefusal returns the refusal of a reservation of amount for key by the
+// rate limit of index i (in Rates, then KeyRates), with its window's
+// figures.
+func (l *Ledger) rateRefusal(i int, key string, spent, reserved, amount budget.Amount) error {
+	var rate budget.Rate
+	if i < len(l.pol.Rates) {
+		rate, key = l.pol.Rates[i], ""
+	} else {
+		rate = l.pol.KeyRates[i-len(l.pol.Rates)]
+	}
+	_, end := rate.Window(l.pol.Window.Location).Bounds(l.now())
+	ex := &budget.ExceededError{Limit: rate.Limit, Spent: spent, Reserved: reserved, Requested: amount, Key: key,
+		Period: rate.Period, Rate: true, Resets: end}
+	if key != "" {
+		return fmt.Errorf("budget of key %q: %w", key, ex)
+	}
+	return ex
 }
 
 // State implements [budget.Ledger.State]: the state of the budget that binds

@@ -387,3 +387,13 @@ func TestClockBehindKeepsTheNextWindowAlive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2*budget.Cent, st.Spent)
 }
+
+// TestSharedAlerts commits from 1,000 goroutines through two ledgers of one
+// budget on one Redis, each with its own connection pool: every threshold
+// is reported exactly once in all.
+func TestSharedAlerts(t *testing.T) {
+	c1, c2 := redisClient(t), redisClient(t)
+	name := budgetName(t, c1)
+	p := budget.Limits{KeyLimit: 5 * budget.Dollar}
+	ledgertest.Alerts(t, []budget.Ledger{newLedger(t, c1, name, 10*budget.Dollar, p), newLedger(t, c2, name, 10*budget.Dollar, p)}, 1000)
+}

@@ -18,6 +18,17 @@ import "github.com/redis/go-redis/v9"
 //	              call whose request token is T
 //	P:tokx        sorted set: T scored by its reservation's lease expiry (ms)
 //	P:tokmin      the lease expiry up to which tokens were forgotten
+//	P:ext         hash: R → "klim;ng;g1,g2,…" of an open reservation made
+//	              with rate limits or alerts: its key's main limit (-1:
+//	              none), how many of the rates are global, and the window
+//	              generation of each rate limit (0: the rate does not apply)
+//	P:xe:<R>      P:ext's record of a reservation whose lease expired
+//	P:rw:<j>:<g>  hash: s:<key>, r:<key> (key "" the global budget's) of
+//	              rate limit j in its window generation g
+//
+// The alert marks of a window are fields of P:w:<gen>: a:<ppm> for the
+// global budget, a:<ppm>:<key> for a key's, set (HSETNX) by the commit that
+// reached the threshold, in its script.
 //
 // R is "<epoch>:<seq>", the reservation's ID in Redis (the Go ID is
 // epoch<<40 | seq). P:epoch, P:gen, P:seq and P:tokmin never expire;
@@ -106,6 +117,34 @@ local function gt(a, b)
   return a > b
 end
 
+-- ratebook adjusts the rate windows a reservation holds, as book does a
+-- window; x is its P:ext record.
+local function ratebook(P, x, key, res, resneg, spent, spentneg)
+  local ng, gens = string.match(x, '^%-?%d+;(%d+);(.*)$')
+  if not ng then return end
+  local j = 0
+  for g in string.gmatch(gens, '(%d+)') do
+    j = j + 1
+    if g ~= '0' then
+      local rw = P .. ':rw:' .. j .. ':' .. g
+      if redis.call('EXISTS', rw) == 1 then
+        local rk = ''
+        if j > tonumber(ng) then rk = key end
+        if spent then incr(rw, 's:' .. rk, spent, spentneg) end
+        if res then incr(rw, 'r:' .. rk, res, resneg) end
+      end
+    end
+  end
+end
+
+-- level is the spend at which threshold p (ppm) of limit lim is reached:
+-- ceil(lim * p / 10^6), exact while lim ≤ 2^53.
+local function level(lim, p)
+  local r = lim % 1000000
+  local x = r * p + 999999
+  return (lim - r) / 1000000 * p + (x - x % 1000000) / 1000000
+end
+
 -- sweep charges as spent the open reservations whose lease expired by now,
 -- and forgets the request tokens of the leases that ended.
 local function sweep(P, now, retention)
@@ -127,6 +166,12 @@ local function sweep(P, now, retention)
       if amt then
         book(P .. ':w:' .. g, key, amt, true, amt, false)
         redis.call('SET', P .. ':x:' .. id, amt .. ':' .. g .. ':' .. key, 'PX', retention)
+        local x = redis.call('HGET', P .. ':ext', id)
+        if x then
+          redis.call('HDEL', P .. ':ext', id)
+          ratebook(P, x, key, amt, true, amt, false)
+          redis.call('SET', P .. ':xe:' .. id, x, 'PX', retention)
+        end
       end
     end
   end
@@ -150,7 +195,13 @@ end
 // want, cand, hw, then the request token (empty: none). It returns {1, seq,
 // gen, epoch} — for a token it remembers, the reservation made then — or
 // {0, scope (0 global, 1 key), spent, reserved, epoch} with the refusing
-// budget's figures.
+// budget's figures. Then (rate limits and alerts, all optional): the number
+// of rate limits n, how many of them are global, for each its window
+// generation (0: it does not apply), limit and window TTL ms, and last the
+// key's main limit to remember for the alerts (-1: none) and whether to
+// write the P:ext record ("1"). A key main limit of -1 (ARGV 7) means the
+// key has rate limits only. A refusal by rate limit j is {0, 2, spent,
+// reserved, epoch, j}.
 var reserveScript = redis.NewScript(prelude + `
 local P = ARGV[1]
 local E = ident(KEYS[5], KEYS[2], ARGV[12], ARGV[13], ARGV[14])
@@ -174,10 +225,23 @@ local s, r = f[1] or '0', f[2] or '0'
 if gt(s, ARGV[5]) or tonumber(ARGV[5]) - tonumber(s) - tonumber(r) < tonumber(amt) then
   return {0, 0, s, r, E}
 end
-if key ~= '' then
+if key ~= '' and ARGV[7] ~= '-1' then
   s, r = f[3] or '0', f[4] or '0'
   if gt(s, ARGV[7]) or tonumber(ARGV[7]) - tonumber(s) - tonumber(r) < tonumber(amt) then
     return {0, 1, s, r, E}
+  end
+end
+local R, NG = tonumber(ARGV[16] or '0'), tonumber(ARGV[17] or '0')
+for j = 1, R do
+  local rg, lim = ARGV[15 + 3 * j], ARGV[16 + 3 * j]
+  if rg ~= '0' then
+    local rk = ''
+    if j > NG then rk = key end
+    local rf = redis.call('HMGET', P .. ':rw:' .. j .. ':' .. rg, 's:' .. rk, 'r:' .. rk)
+    s, r = rf[1] or '0', rf[2] or '0'
+    if gt(s, lim) or tonumber(lim) - tonumber(s) - tonumber(r) < tonumber(amt) then
+      return {0, 2, s, r, E, j}
+    end
   end
 end
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
@@ -189,6 +253,27 @@ redis.call('ZADD', KEYS[4], ARGV[8], id)
 if T ~= '' then
   redis.call('HSET', KEYS[6], T, id .. ':' .. g)
   redis.call('ZADD', KEYS[7], ARGV[8], T)
+end
+if R > 0 then
+  local gens = {}
+  for j = 1, R do
+    local rg = ARGV[15 + 3 * j]
+    gens[j] = rg
+    if rg ~= '0' then
+      local rk = ''
+      if j > NG then rk = key end
+      local rw = P .. ':rw:' .. j .. ':' .. rg
+      redis.call('HINCRBY', rw, 'r:' .. rk, amt)
+      redis.call('HSETNX', rw, 's:' .. rk, '0')
+      local ttl = tonumber(ARGV[17 + 3 * j])
+      if redis.call('PTTL', rw) < ttl then redis.call('PEXPIRE', rw, ttl) end
+    end
+  end
+  if ARGV[19 + 3 * R] == '1' then
+    redis.call('HSET', P .. ':ext', id, ARGV[18 + 3 * R] .. ';' .. NG .. ';' .. table.concat(gens, ','))
+  end
+elseif ARGV[19] == '1' then
+  redis.call('HSET', P .. ':ext', id, ARGV[18] .. ';0;')
 end
 redis.call('HINCRBY', w, 'res', amt)
 if key ~= '' then redis.call('HINCRBY', w, 'r:' .. key, amt) end
@@ -205,14 +290,42 @@ return {1, seq, tonumber(g), E}
 
 // settleScript: KEYS as reserveScript's; ARGV prefix, epoch and
 // seq of the reservation, amount, gen, commit (1) or cancel (0), actual,
-// then the identity's want, cand, hw. It returns 1 (settled), 2 (a late
+// then the identity's want, cand, hw, and optionally the global limit and
+// the alert thresholds in ppm. It returns 1 (settled), 2 (a late
 // settlement corrected the charge of an expired reservation), 0 (already
-// settled) or -1 (not issued by this ledger in its current epoch).
+// settled) or -1 (not issued by this ledger in its current epoch); with
+// alert thresholds, a commit that settled returns {status, spent, key
+// spent, key, key limit, fired}: fired has bit i set for the i-th threshold
+// of the global budget marked by this commit, bit n+i for the key's.
 var settleScript = redis.NewScript(prelude + `
 local P = ARGV[1]
 local E = ident(KEYS[5], KEYS[2], ARGV[8], ARGV[9], ARGV[10])
 local id = ARGV[2] .. ':' .. ARGV[3]
 local ramt, rgen, commit, actual = ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7]
+-- marks sets the alert marks a commit reached in window w and returns the
+-- answer (status alone without thresholds, or after a cancellation).
+local function marks(status, w, key, x)
+  if not commit or #ARGV < 12 then return status end
+  local f = redis.call('HMGET', w, 'spent', 's:' .. key)
+  local gs, ks = f[1] or '0', f[2] or '0'
+  local klim = -1
+  if x then klim = tonumber(string.match(x, '^(%-?%d+);') or '-1') end
+  local n, fired, bit = #ARGV - 11, 0, 1
+  local glim = tonumber(ARGV[11])
+  if redis.call('EXISTS', w) == 1 then
+    for i = 12, #ARGV do
+      local p = tonumber(ARGV[i])
+      if glim > 0 and tonumber(gs) >= level(glim, p) and redis.call('HSETNX', w, 'a:' .. ARGV[i], '1') == 1 then
+        fired = fired + bit
+      end
+      if key ~= '' and klim > 0 and tonumber(ks) >= level(klim, p) and redis.call('HSETNX', w, 'a:' .. ARGV[i] .. ':' .. key, '1') == 1 then
+        fired = fired + bit * 2 ^ n
+      end
+      bit = bit * 2
+    end
+  end
+  return {status, gs, ks, key, tostring(klim), fired}
+end
 local v = redis.call('HGET', KEYS[3], id)
 if v then
   local amt, g, _, key = string.match(v, '^(%d+):(%d+):(%d+):(.*)$')
@@ -220,9 +333,14 @@ if v then
   local spent = nil
   if commit then spent = actual end
   book(P .. ':w:' .. g, key, amt, true, spent, false)
+  local x = redis.call('HGET', P .. ':ext', id)
+  if x then
+    ratebook(P, x, key, amt, true, spent, false)
+    redis.call('HDEL', P .. ':ext', id)
+  end
   redis.call('HDEL', KEYS[3], id)
   redis.call('ZREM', KEYS[4], id)
-  return 1
+  return marks(1, P .. ':w:' .. g, key, x)
 end
 v = redis.call('GET', P .. ':x:' .. id)
 if v then
@@ -231,8 +349,14 @@ if v then
   local w = P .. ':w:' .. g
   if commit then book(w, key, nil, false, actual, false) end
   book(w, key, nil, false, amt, true)
+  local x = redis.call('GET', P .. ':xe:' .. id)
+  if x then
+    if commit then ratebook(P, x, key, nil, false, actual, false) end
+    ratebook(P, x, key, nil, false, amt, true)
+    redis.call('DEL', P .. ':xe:' .. id)
+  end
   redis.call('DEL', P .. ':x:' .. id)
-  return 2
+  return marks(2, w, key, x)
 end
 local n = tonumber(ARGV[3])
 if ARGV[2] ~= E or n < 1 or n > tonumber(redis.call('GET', KEYS[2]) or '0') then return -1 end

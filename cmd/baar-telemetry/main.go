@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -153,6 +154,19 @@ func printText(w io.Writer, s *Summary) error {
 
 	if len(s.Errors) > 0 {
 		ew.printf("\nerrors: %s\n", counts(s.Errors))
+	}
+
+	if len(s.Alerts) > 0 {
+		ew.printf("\nbudget alerts:\n")
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		for _, a := range s.Alerts {
+			key := "global"
+			if a.Key != "" {
+				key = "key " + strconv.Quote(a.Key)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\tspent %s of %s\n", a.Time.UTC().Format(time.RFC3339), key, pct(a.Threshold), usd(a.SpentUSD), usd(a.LimitUSD))
+		}
+		_ = tw.Flush()
 	}
 
 	ew.printf("\nspend over time (bucket %s):\n", s.Bucket)

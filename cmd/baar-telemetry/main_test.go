@@ -242,6 +242,24 @@ func TestReadsWhatTheRouterWrites(t *testing.T) {
 	assert.InDelta(t, s.SpendUSD, modelSpend, 1e-12)
 }
 
+// The summary lists the alerts the calls crossed, in time order.
+func TestSummaryAlerts(t *testing.T) {
+	a := newAggregator()
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	a.add(telemetrylog.Record{Time: t0.Add(time.Minute), Decision: "cheap",
+		Alerts: []telemetrylog.Alert{{Threshold: 0.8, Key: "team-a", SpentUSD: 0.8, LimitUSD: 1}}})
+	a.add(telemetrylog.Record{Time: t0, Decision: "cheap", Alerts: []telemetrylog.Alert{{Threshold: 0.5, SpentUSD: 5, LimitUSD: 10}}})
+	a.add(telemetrylog.Record{Time: t0, Decision: "cheap"})
+	s := a.summary(0)
+	require.Len(t, s.Alerts, 2)
+	assert.Equal(t, 0.5, s.Alerts[0].Threshold, "in time order")
+	var out bytes.Buffer
+	require.NoError(t, printText(&out, &s))
+	assert.Contains(t, out.String(), "budget alerts:")
+	assert.Contains(t, out.String(), `key "team-a"  80.0%  spent $0.800000 of $1.000000`)
+	assert.Contains(t, out.String(), "global        50.0%  spent $5.000000 of $10.000000")
+}
+
 // A cascade's log: the summary reports how many calls went through it and
 // its escalation rate.
 func TestCascadeEscalationRate(t *testing.T) {

@@ -37,6 +37,15 @@ type Summary struct {
 	Errors map[string]int `json:"errors"`
 	Bucket string         `json:"bucket"`
 	Spend  []BucketStat   `json:"spend_over_time"`
+	// Alerts are the budget alert thresholds the calls crossed, in time
+	// order.
+	Alerts []AlertSeen `json:"alerts,omitempty"`
+}
+
+// AlertSeen is a budget alert threshold crossed by a call at Time.
+type AlertSeen struct {
+	Time time.Time `json:"time"`
+	telemetrylog.Alert
 }
 
 // CascadeStat is what the cascade did: calls that went through it, those
@@ -146,6 +155,9 @@ func (a *aggregator) add(r telemetrylog.Record) {
 	if r.Time.After(s.Last) {
 		s.Last = r.Time
 	}
+	for _, al := range r.Alerts {
+		s.Alerts = append(s.Alerts, AlertSeen{Time: r.Time, Alert: al})
+	}
 	a.records = append(a.records, bucketRec{t: r.Time, cost: r.CostUSD, rejected: r.Decision == telemetrylog.DecisionRejected})
 	if a.report != nil {
 		a.report.add(r)
@@ -186,6 +198,7 @@ func autoBucket(period time.Duration) time.Duration {
 // summary finishes the aggregation; bucket 0 means automatic.
 func (a *aggregator) summary(bucket time.Duration) Summary {
 	s := a.s
+	slices.SortStableFunc(s.Alerts, func(x, y AlertSeen) int { return x.Time.Compare(y.Time) })
 	if s.Calls > 0 {
 		n := float64(s.Calls)
 		s.RejectRate = float64(s.Decisions[telemetrylog.DecisionRejected]) / n

@@ -96,6 +96,8 @@ type Record struct {
 	// AlertThresholds are the budget's alert thresholds as fractions of
 	// BudgetUSD in (0, 1], when the writer knows them.
 	AlertThresholds []float64 `json:"alert_thresholds,omitempty"`
+	// Alerts are the alert thresholds the call's settlements crossed.
+	Alerts []Alert `json:"alerts,omitempty"`
 	// Error is the error class of a failed or refused call, "" on success.
 	Error string `json:"error,omitempty"`
 	// Attempts are the provider attempts in order (none for a refusal).
@@ -103,6 +105,18 @@ type Record struct {
 	// TraceID and SpanID identify the call's span when it was sampled.
 	TraceID string `json:"trace_id,omitempty"`
 	SpanID  string `json:"span_id,omitempty"`
+}
+
+// Alert is a budget alert threshold crossed by a call: the settled spend of
+// the budget of Key ("" the global one) reached Threshold × LimitUSD in the
+// window that started at WindowStart (absent for a budget that never
+// resets).
+type Alert struct {
+	Threshold   float64    `json:"threshold"`
+	Key         string     `json:"budget_key,omitempty"`
+	SpentUSD    float64    `json:"spent_usd"`
+	LimitUSD    float64    `json:"limit_usd"`
+	WindowStart *time.Time `json:"window_start,omitempty"`
 }
 
 // Tokens are token counts.
@@ -188,6 +202,11 @@ func (r *Record) check() error {
 	for _, a := range r.AlertThresholds {
 		if !finite(a) || a <= 0 || a > 1 {
 			return fmt.Errorf("invalid alert threshold %v", a)
+		}
+	}
+	for _, a := range r.Alerts {
+		if !finite(a.Threshold) || a.Threshold <= 0 || a.Threshold > 1 || !finite(a.SpentUSD) || a.SpentUSD < 0 || !finite(a.LimitUSD) || a.LimitUSD < 0 {
+			return fmt.Errorf("invalid alert %+v", a)
 		}
 	}
 	if err := r.Tokens.check(); err != nil {

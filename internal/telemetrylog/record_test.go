@@ -66,6 +66,12 @@ func TestParseRejects(t *testing.T) {
 		"attempt no model": mutate(func(m map[string]any) { m["attempts"] = []any{map[string]any{"tier": "cheap"}} }),
 		"alert above 1":    mutate(func(m map[string]any) { m["alert_thresholds"] = []any{0.5, 1.5} }),
 		"alert zero":       mutate(func(m map[string]any) { m["alert_thresholds"] = []any{0} }),
+		"crossed above 1": mutate(func(m map[string]any) {
+			m["alerts"] = []any{map[string]any{"threshold": 1.5, "spent_usd": 1, "limit_usd": 1}}
+		}),
+		"crossed negative": mutate(func(m map[string]any) {
+			m["alerts"] = []any{map[string]any{"threshold": 0.5, "spent_usd": -1, "limit_usd": 1}}
+		}),
 		"attempt bad cost": mutate(func(m map[string]any) {
 			m["attempts"] = []any{map[string]any{"model": "m", "cost_usd": -0.1}}
 		}),
