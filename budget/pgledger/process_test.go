@@ -40,6 +40,7 @@ type childSpec struct {
 	Log               string        // where it appends "key actual id" per acknowledged commit
 	Latency           time.Duration // of each call between reserve and commit
 	Lease             time.Duration
+	Start             string // when set: say ready (Start.ready.Key), then wait for this file
 }
 
 func (s childSpec) limits() budget.Limits {
@@ -66,6 +67,17 @@ func TestChild(t *testing.T) {
 	require.NoError(t, err)
 	defer logf.Close()
 	ctx := budget.ContextWithKey(context.Background(), spec.Key)
+	if spec.Start != "" {
+		// Say ready, then wait for the siblings: on a loaded machine a
+		// process that starts late would find the budget spent.
+		require.NoError(t, os.WriteFile(spec.Start+".ready."+spec.Key, nil, 0o600))
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(spec.Start); err == nil {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "no start signal")
+		}
+	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -128,13 +140,20 @@ func logged(t *testing.T, log string) (sum budget.Amount, calls int, byKey map[s
 // key caps hold, and every acknowledged commit is counted.
 func TestMultiProcess(t *testing.T) {
 	pool := testPool(t)
-	spec := childSpec{DSN: dsn(), Schema: freshSchema(t, pool), Name: "shared", Log: filepath.Join(t.TempDir(), "costs.log")}
+	spec := childSpec{DSN: dsn(), Schema: freshSchema(t, pool), Name: "shared", Log: filepath.Join(t.TempDir(), "costs.log"),
+		Start: filepath.Join(t.TempDir(), "start"), Latency: 2 * time.Millisecond}
 	var cmds []*exec.Cmd
 	for i := range 3 {
 		s := spec
 		s.Key = "proc-" + strconv.Itoa(i)
 		cmds = append(cmds, startChild(t, s))
 	}
+	// Start them at once when every child has opened its ledger.
+	require.Eventually(t, func() bool {
+		ready, _ := filepath.Glob(spec.Start + ".ready.*")
+		return len(ready) == len(cmds)
+	}, time.Minute, 5*time.Millisecond, "the children are ready")
+	require.NoError(t, os.WriteFile(spec.Start, nil, 0o600))
 	for _, c := range cmds {
 		require.NoError(t, c.Wait())
 	}
