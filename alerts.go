@@ -40,44 +40,6 @@ type BudgetAlert struct {
 // dropped and counted (Router.DroppedBudgetAlerts).
 const alertQueueSize = 256
 
-// WithBudgetAlerts calls fn when the settled spend of a budget (the global
-// one, or a key's main budget) reaches a threshold, a fraction in (0, 1] of
-// its limit: for instance 0.5, 0.8 and 0.95. Spend is counted when a call is
-// settled, never from reservations. Each threshold fires once per budget,
-// key and window (budget.Limits.Window).
-//
-// When the ledger implements budget.Alerter — every ledger of this module
-// does: the default one, budget.NewMemory, budget.NewScoped and
-// pgledger.New — the mark of a threshold is set in the ledger's store
-// atomically with the spend that crossed it, so that it fires exactly once
-// however many Routers and processes share the store, and a crash never
-// loses it. With another ledger only the global budget is watched, and its
-// marks are kept by this Router, in memory: each process fires its own, a
-// restart fires them again, and the marks start again when the spend falls
-// below the lowest threshold (a new window).
-//
-// fn never delays a call: alerts go through a queue of 256 to one
-// goroutine, which calls fn with a context that keeps the crossing call's
-// values but not its cancellation. When the queue is full the alert is
-// dropped and counted (Router.DroppedBudgetAlerts); fn should return
-// quickly and hand slow work (a webhook) to its own goroutines. The call
-// that crossed a threshold also gets a span event "baar.budget.alert", the
-// counter baar.budget.alerts is incremented, and the telemetry log's record
-// of the call lists it.
-func WithBudgetAlerts(thresholds []float64, fn func(ctx context.Context, a BudgetAlert)) Option {
-	return optionFunc(func(c *config) {
-		if fn == nil {
-			c.fail("baar: WithBudgetAlerts: the callback must not be nil")
-			return
-		}
-		if _, err := budget.AlertLevels(thresholds); err != nil {
-			c.fail("baar: WithBudgetAlerts(%v): %v", thresholds, err)
-			return
-		}
-		c.alerts = &alertConfig{thresholds: slices.Clone(thresholds), fn: fn}
-	})
-}
-
 // alertConfig is WithBudgetAlerts's configuration.
 type alertConfig struct {
 	thresholds []float64
@@ -92,6 +54,9 @@ type budgetAlerts struct {
 	local   *localMarks
 	queue   chan queuedAlert
 	start   sync.Once
+	done    chan struct{} // closed when run has delivered the last alert
+	mu      sync.RWMutex  // guards closed against deliver's send
+	closed  bool
 	dropped atomic.Uint64
 }
 
@@ -106,7 +71,7 @@ func newBudgetAlerts(c *config, l budget.Ledger) (*budgetAlerts, error) {
 	if c.alerts == nil {
 		return nil, nil
 	}
-	b := &budgetAlerts{fn: c.alerts.fn, name: c.tel.budgetName, queue: make(chan queuedAlert, alertQueueSize)}
+	b := &budgetAlerts{fn: c.alerts.fn, name: c.tel.budgetName, queue: make(chan queuedAlert, alertQueueSize), done: make(chan struct{})}
 	if s, ok := l.(budget.Alerter); ok {
 		if err := s.SetAlerts(c.alerts.thresholds); err != nil {
 			return nil, fmt.Errorf("baar: WithBudgetAlerts: %w", err)
@@ -146,8 +111,15 @@ func (r *Router) commit(ctx context.Context, rep *CallReport, res budget.Reserva
 	return err
 }
 
-// deliver queues a for the callback, or drops it when the queue is full.
+// deliver queues a for the callback, or drops it when the queue is full or
+// the Router is closed.
 func (b *budgetAlerts) deliver(ctx context.Context, a BudgetAlert) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		b.dropped.Add(1)
+		return
+	}
 	b.start.Do(func() { go b.run() })
 	select {
 	case b.queue <- queuedAlert{ctx: context.WithoutCancel(ctx), a: a}:
@@ -156,12 +128,25 @@ func (b *budgetAlerts) deliver(ctx context.Context, a BudgetAlert) {
 	}
 }
 
-// run calls the callback for each queued alert. It runs for the life of
-// the process once an alert was delivered: a Router has no end.
+// run calls the callback for each queued alert, until the queue is closed
+// and empty.
 func (b *budgetAlerts) run() {
+	defer close(b.done)
 	for q := range b.queue {
 		b.call(q)
 	}
+}
+
+// close stops taking alerts and waits until the queued ones are delivered.
+func (b *budgetAlerts) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.queue)
+	}
+	b.mu.Unlock()
+	b.start.Do(func() { go b.run() })
+	<-b.done
 }
 
 // call runs the callback, recovering a panic so that one bad alert does not

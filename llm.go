@@ -456,11 +456,16 @@ func (r *Router) stateUSD(f func(budget.State) budget.Amount) float64 {
 // Remaining and Budget, with the ledger's error.
 func (r *Router) State(ctx context.Context) (budget.State, error) { return r.ledger.State(ctx) }
 
-// Close releases what New acquired: the file of WithTelemetryLogFile. It
-// does not close the ledger (the caller owns WithLedger's). A closed Router
-// still answers calls; it no longer writes its telemetry log. Close is
-// idempotent and safe for concurrent use.
+// Close releases what New acquired: it waits until the budget alerts already
+// queued (WithBudgetAlerts) are delivered and stops their goroutine, and it
+// closes the file of WithTelemetryLogFile. It does not close the ledger (the
+// caller owns WithLedger's). A closed Router still answers calls; it no
+// longer delivers alerts or writes its telemetry log. Close is idempotent and
+// safe for concurrent use.
 func (r *Router) Close() error {
+	if r.alerts != nil {
+		r.alerts.close()
+	}
 	if r.tel == nil || r.tel.log == nil {
 		return nil
 	}

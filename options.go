@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -569,5 +570,43 @@ func WithCascadeBypass(bar float64) Option {
 			return
 		}
 		c.cascadeBypass = bar
+	})
+}
+
+// WithBudgetAlerts calls fn when the settled spend of a budget (the global
+// one, or a key's main budget) reaches a threshold, a fraction in (0, 1] of
+// its limit: for instance 0.5, 0.8 and 0.95. Spend is counted when a call is
+// settled, never from reservations. Each threshold fires once per budget,
+// key and window (budget.Limits.Window).
+//
+// When the ledger implements budget.Alerter — every ledger of this module
+// does: the default one, budget.NewMemory, budget.NewScoped and
+// pgledger.New — the mark of a threshold is set in the ledger's store
+// atomically with the spend that crossed it, so that it fires exactly once
+// however many Routers and processes share the store, and a crash never
+// loses it. With another ledger only the global budget is watched, and its
+// marks are kept by this Router, in memory: each process fires its own, a
+// restart fires them again, and the marks start again when the spend falls
+// below the lowest threshold (a new window).
+//
+// fn never delays a call: alerts go through a queue of 256 to one
+// goroutine, which calls fn with a context that keeps the crossing call's
+// values but not its cancellation. When the queue is full the alert is
+// dropped and counted (Router.DroppedBudgetAlerts); fn should return
+// quickly and hand slow work (a webhook) to its own goroutines. The call
+// that crossed a threshold also gets a span event "baar.budget.alert", the
+// counter baar.budget.alerts is incremented, and the telemetry log's record
+// of the call lists it.
+func WithBudgetAlerts(thresholds []float64, fn func(ctx context.Context, a BudgetAlert)) Option {
+	return optionFunc(func(c *config) {
+		if fn == nil {
+			c.fail("baar: WithBudgetAlerts: the callback must not be nil")
+			return
+		}
+		if _, err := budget.AlertLevels(thresholds); err != nil {
+			c.fail("baar: WithBudgetAlerts(%v): %v", thresholds, err)
+			return
+		}
+		c.alerts = &alertConfig{thresholds: slices.Clone(thresholds), fn: fn}
 	})
 }
