@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"github.com/baarcore/baar/budget"
 	"github.com/baarcore/baar/budget/pgledger"
 	"github.com/baarcore/baar/budget/redisledger"
+	"github.com/baarcore/baar/internal/tcpproxy"
 )
 
 // The shared budget of the multi-process tests: every process opens its
@@ -453,67 +453,6 @@ func TestRedisOutage(t *testing.T) {
 	assert.Equal(t, int64(6), m.Calls(), "service resumed")
 }
 
-// tcpProxy forwards loopback connections to upstream until cut.
-type tcpProxy struct {
-	ln       net.Listener
-	upstream string
-	mu       sync.Mutex
-	down     bool
-	conns    map[net.Conn]struct{}
-}
-
-func newTCPProxy(t *testing.T, upstream string) *tcpProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &tcpProxy{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.set(true) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *tcpProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.conns[c] = struct{}{}
-	p.mu.Unlock()
-	u, err := net.Dial("tcp", p.upstream)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[u] = struct{}{}
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(u, c); u.Close() }()
-	_, _ = io.Copy(c, u)
-	c.Close()
-}
-
-// set cuts (down) or restores the proxy; cutting closes every connection.
-func (p *tcpProxy) set(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-			delete(p.conns, c)
-		}
-	}
-}
-
 // A Router over a PostgreSQL budget whose database becomes unreachable fails
 // closed, with no provider call, and works again when it is back.
 func TestPostgresOutageThroughTheRouter(t *testing.T) {
@@ -522,8 +461,10 @@ func TestPostgresOutageThroughTheRouter(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err)
 	upstream := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
-	p := newTCPProxy(t, upstream)
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
+	p, err := tcpproxy.Start(upstream)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.Port())
 	cfg.ConnConfig.ConnectTimeout = time.Second
 	viaProxy, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
@@ -537,14 +478,14 @@ func TestPostgresOutageThroughTheRouter(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, m.Calls())
 
-	p.set(true)
+	p.Cut()
 	for i := range 3 {
 		_, err = r.GenerateContent(ctx, lgMessages(i))
 		require.ErrorIs(t, err, baar.ErrLedgerUnavailable, "fails closed")
 	}
 	assert.EqualValues(t, 1, m.Calls(), "no provider call while the budget is unreachable")
 
-	p.set(false)
+	p.Restore()
 	require.Eventually(t, func() bool {
 		_, err := r.GenerateContent(ctx, lgMessages(9))
 		return err == nil

@@ -2,7 +2,6 @@ package pgledger_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/baarcore/baar/budget"
 	"github.com/baarcore/baar/budget/pgledger"
+	"github.com/baarcore/baar/internal/tcpproxy"
 )
 
 // guardedCall is a call guarded by l as a router makes it: the provider is
@@ -29,69 +29,12 @@ func guardedCall(ctx context.Context, l budget.Ledger, provider *atomic.Int64) e
 	return l.Commit(context.Background(), r, callCost/2)
 }
 
-// proxy forwards TCP connections to upstream until cut, which closes them
-// and refuses new ones until restore.
-type proxy struct {
-	ln       net.Listener
-	upstream string
-	mu       sync.Mutex
-	down     bool
-	conns    map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, upstream string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startProxy is a tcpproxy to upstream, closed when the test ends.
+func startProxy(t *testing.T, upstream string) *tcpproxy.Proxy {
+	p, err := tcpproxy.Start(upstream)
 	require.NoError(t, err)
-	p := &proxy{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-func (p *proxy) serve(c net.Conn) {
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.conns[c] = struct{}{}
-	p.mu.Unlock()
-	u, err := net.Dial("tcp", p.upstream)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[u] = struct{}{}
-	p.mu.Unlock()
-	go func() { io.Copy(u, c); u.Close() }()
-	io.Copy(c, u)
-	c.Close()
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
 }
 
 // The database becomes unreachable mid-run: every operation fails closed
@@ -103,7 +46,7 @@ func TestUnreachableFailsClosed(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(dsn())
 	require.NoError(t, err)
 	px := startProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(px.ln.Addr().(*net.TCPAddr).Port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(px.Port())
 	cfg.ConnConfig.ConnectTimeout = 300 * time.Millisecond
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
@@ -118,7 +61,7 @@ func TestUnreachableFailsClosed(t *testing.T) {
 	open, err := l.Reserve(ctx, callCost)
 	require.NoError(t, err)
 
-	px.cut()
+	px.Cut()
 	var wg sync.WaitGroup
 	for range 8 { // concurrent callers share failing batches
 		wg.Go(func() {
@@ -135,7 +78,7 @@ func TestUnreachableFailsClosed(t *testing.T) {
 	_, err = l.Unsettled(ctx)
 	assert.ErrorIs(t, err, budget.ErrUnavailable)
 
-	px.restore()
+	px.Restore()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := guardedCall(ctx, l, &provider)

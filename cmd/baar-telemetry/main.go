@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/baarcore/baar/internal/cli"
+	"github.com/baarcore/baar/internal/cliout"
 	"github.com/baarcore/baar/internal/telemetrylog"
 )
 
@@ -100,15 +101,15 @@ func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 func usd(f float64) string { return fmt.Sprintf("$%.6f", f) }
 
 func printText(w io.Writer, s *Summary) error {
-	ew := &errWriter{w: w}
-	ew.printf("baar-telemetry: %d file(s), %d record(s), %d malformed line(s) skipped\n", s.Files, s.Records, s.Malformed)
+	ew := &cliout.Writer{W: w}
+	ew.Printf("baar-telemetry: %d file(s), %d record(s), %d malformed line(s) skipped\n", s.Files, s.Records, s.Malformed)
 	if s.Calls == 0 {
-		ew.printf("no calls\n")
-		return ew.err
+		ew.Printf("no calls\n")
+		return ew.Err
 	}
-	ew.printf("period: %s … %s\n\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
+	ew.Printf("period: %s … %s\n\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
 
-	ew.printf("%-12s %7d\n", "calls", s.Calls)
+	ew.Printf("%-12s %7d\n", "calls", s.Calls)
 	names := []string{telemetrylog.DecisionCheap, telemetrylog.DecisionCapable, telemetrylog.DecisionDowngraded,
 		telemetrylog.DecisionFailover, telemetrylog.DecisionEscalated, telemetrylog.DecisionRejected}
 	var others []string
@@ -120,30 +121,30 @@ func printText(w io.Writer, s *Summary) error {
 	slices.Sort(others)
 	for _, d := range append(names, others...) {
 		n := s.Decisions[d]
-		ew.printf("  %-10s %7d %7s\n", d, n, pct(float64(n)/float64(s.Calls)))
+		ew.Printf("  %-10s %7d %7s\n", d, n, pct(float64(n)/float64(s.Calls)))
 	}
 	if len(s.Policies) > 0 {
-		ew.printf("policies: %s\n", counts(s.Policies))
+		ew.Printf("policies: %s\n", cliout.Counts(s.Policies))
 	}
-	ew.printf("reject rate %s   downgrade rate %s   failover rate %s\n", pct(s.RejectRate), pct(s.DowngradeRate), pct(s.FailoverRate))
+	ew.Printf("reject rate %s   downgrade rate %s   failover rate %s\n", pct(s.RejectRate), pct(s.DowngradeRate), pct(s.FailoverRate))
 	if c := s.Cascade; c != nil {
-		ew.printf("cascade: %d calls (%s), %d escalated: escalation rate %s", c.Calls, counts(c.Verifiers), c.Escalated, pct(c.EscalationRate))
+		ew.Printf("cascade: %d calls (%s), %d escalated: escalation rate %s", c.Calls, cliout.Counts(c.Verifiers), c.Escalated, pct(c.EscalationRate))
 		if len(c.NotAnswered) > 0 {
-			ew.printf("; cheap answer kept: %s", counts(c.NotAnswered))
+			ew.Printf("; cheap answer kept: %s", cliout.Counts(c.NotAnswered))
 		}
-		ew.printf("\n")
+		ew.Printf("\n")
 	}
-	ew.printf("\n")
+	ew.Printf("\n")
 
-	ew.printf("total spend      %s   (estimated worst case %s)\n", usd(s.SpendUSD), usd(s.EstimatedUSD))
-	ew.printf("tokens           input %d (cache read %d, cache write %d), output %d (reasoning %d)\n",
+	ew.Printf("total spend      %s   (estimated worst case %s)\n", usd(s.SpendUSD), usd(s.EstimatedUSD))
+	ew.Printf("tokens           input %d (cache read %d, cache write %d), output %d (reasoning %d)\n",
 		s.Tokens.Input, s.Tokens.CacheRead, s.Tokens.CacheWrite, s.Tokens.Output, s.Tokens.Reasoning)
 	if b := s.Budget; b != nil {
-		ew.printf("budget (latest)  spent %s of %s, remaining %s\n", usd(b.SpentUSD), usd(b.LimitUSD), usd(b.RemainingUSD))
+		ew.Printf("budget (latest)  spent %s of %s, remaining %s\n", usd(b.SpentUSD), usd(b.LimitUSD), usd(b.RemainingUSD))
 	}
 
 	if len(s.Models) > 0 {
-		ew.printf("\n")
+		ew.Printf("\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "MODEL\tCALLS\tERRORS\tSPEND\tSHARE\tINPUT TOKENS\tOUTPUT TOKENS")
 		for _, m := range s.Models {
@@ -153,11 +154,11 @@ func printText(w io.Writer, s *Summary) error {
 	}
 
 	if len(s.Errors) > 0 {
-		ew.printf("\nerrors: %s\n", counts(s.Errors))
+		ew.Printf("\nerrors: %s\n", cliout.Counts(s.Errors))
 	}
 
 	if len(s.Alerts) > 0 {
-		ew.printf("\nbudget alerts:\n")
+		ew.Printf("\nbudget alerts:\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, a := range s.Alerts {
 			key := "global"
@@ -169,7 +170,7 @@ func printText(w io.Writer, s *Summary) error {
 		_ = tw.Flush()
 	}
 
-	ew.printf("\nspend over time (bucket %s):\n", s.Bucket)
+	ew.Printf("\nspend over time (bucket %s):\n", s.Bucket)
 	var peak float64
 	for _, b := range s.Spend {
 		peak = max(peak, b.SpendUSD)
@@ -183,41 +184,5 @@ func printText(w io.Writer, s *Summary) error {
 		fmt.Fprintf(tw, "%s\t%d calls\t%d rejected\t%s\t%s\n", b.Start.Format("2006-01-02 15:04Z"), b.Calls, b.Rejected, usd(b.SpendUSD), bar)
 	}
 	_ = tw.Flush()
-	return ew.err
+	return ew.Err
 }
-
-// counts formats m as "k n, …", largest first.
-func counts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if m[a] != m[b] {
-			return m[b] - m[a]
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
-// errWriter keeps the first write error.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
