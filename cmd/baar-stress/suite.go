@@ -43,6 +43,8 @@ func suite() []check {
 		{"loops/agent-until-refused", "an agent resending its growing history until refused", agentLoop},
 		{"loops/agent-fleet", "200 agents looping on one budget", agentFleet},
 		{"loops/endless-stream", "a stream that never ends (provider ignores max_tokens)", endlessStream},
+		{"loops/rate-limit", "a runaway agent on a key limited to a tenth of the budget per minute", rateLimitLoop},
+		{"storms/alerts-once", "{n} goroutines until the cap, alerts at 25%, 50%, 75%, 90%", alertsStorm},
 
 		{"prices/unknown-model", "a tier with no price; NaN and negative prices", unknownPrice},
 		{"prices/unknown-override", "llms.WithModel to an unpriced model", unknownOverride},
