@@ -62,9 +62,13 @@
 //
 // Runaway loops (loops/…): an agent resending its growing history until
 // refused (it must stop at the cap, refused because the next call does not
-// fit), 200 such agents on one budget, and a stream that never ends, which
+// fit), 200 such agents on one budget, a stream that never ends, which
 // the Router must cut at its reservation: the call returns within --quick (5 s) with an
-// error matching baar.ErrBudgetExceeded and the connection is closed.
+// error matching baar.ErrBudgetExceeded and the connection is closed, and an
+// agent whose key may spend a tenth of the budget per minute: refused by
+// that limit, named in the refusal, and answered again the next minute.
+// storms/alerts-once runs the storm's goroutines with budget alerts at 25%,
+// 50%, 75% and 90% until the cap: each fires exactly once, none dropped.
 //
 // Prices (prices/…): a model without a price (New fails naming the model and
 // WithPrice; llms.WithModel to it is refused), free models (calls succeed,
