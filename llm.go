@@ -88,6 +88,9 @@ func New(cheap, capable Tier, opts ...Option) (*Router, error) {
 	if r.alerts, err = newBudgetAlerts(c, r.ledger); err != nil {
 		return nil, err
 	}
+	if c.alerts != nil {
+		r.tel.alertThresholds = slices.Clone(c.alerts.thresholds)
+	}
 	if r.cascade, err = newCascade(c); err != nil {
 		return nil, err
 	}

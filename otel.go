@@ -32,6 +32,9 @@ type telemetry struct {
 	cost       metric.Float64Counter
 	decisions  metric.Int64Counter
 	alerts     metric.Int64Counter // baar.budget.alerts (alerts.go)
+	// alertThresholds are WithBudgetAlerts' thresholds, on every
+	// telemetry-log line (baar-telemetry --html draws them).
+	alertThresholds []float64
 	// budget is read by the budget gauges' callback; it holds no reference to
 	// the telemetry, so that a Router's log file can be closed when the Router
 	// is collected.
@@ -233,7 +236,9 @@ func (t *telemetry) endCall(ctx context.Context, s callSpan, rep *CallReport) {
 		}
 	}
 	if t.log != nil {
-		t.log.write(newLogRecord(rep, errType, span.SpanContext()))
+		rec := newLogRecord(rep, errType, span.SpanContext())
+		rec.AlertThresholds = t.alertThresholds
+		t.log.write(rec)
 	}
 }
 

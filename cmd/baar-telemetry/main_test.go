@@ -297,3 +297,26 @@ func TestCascadeEscalationRate(t *testing.T) {
 	require.NoError(t, run(context.Background(), []string{path}, nil, &out, &bytes.Buffer{}))
 	assert.Contains(t, out.String(), "cascade: 20 calls (custom 20), 5 escalated: escalation rate 25.0%")
 }
+
+// The Router's alert thresholds reach the HTML report's spend chart.
+func TestHTMLReportDrawsTheRoutersAlertThresholds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "router.jsonl")
+	r, err := baar.New(
+		baar.Tier{Model: &baartest.Model{Name: "gpt-4o-mini"}, Name: "gpt-4o-mini"},
+		baar.Tier{Model: &baartest.Model{Name: "gpt-4o"}, Name: "gpt-4o"},
+		baar.WithBudget(0.01), baar.WithTelemetryLogFile(path),
+		baar.WithBudgetAlerts([]float64{0.5, 0.8}, func(context.Context, baar.BudgetAlert) {}))
+	require.NoError(t, err)
+	for range 3 {
+		_, err := r.GenerateContent(context.Background(), []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "hello")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Close())
+	html := filepath.Join(dir, "report.html")
+	require.NoError(t, run(context.Background(), []string{"--html", html, path}, nil, &bytes.Buffer{}, &bytes.Buffer{}))
+	page, err := os.ReadFile(html)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "alert 50%")
+	assert.Contains(t, string(page), "alert 80%")
+}
