@@ -282,7 +282,10 @@ func testMultiProcess(t *testing.T, spec string) {
 	assert.Zero(t, st.Reserved)
 	assert.Equal(t, logged, st.Spent, "every settled call is recorded")
 	assert.Greater(t, st.Spent, lgCap-2*lgCallCost, "the budget was used up")
-	assert.Len(t, byKey, 3)
+	// Each key may spend half the budget, so at least two processes spent
+	// it. All three usually do, but neither flock nor a store promises
+	// fairness: under the race detector a process can be starved.
+	assert.GreaterOrEqual(t, len(byKey), 2)
 	for k, spent := range byKey {
 		assert.LessOrEqual(t, spent, lgKeyLimit, "the cap of %s holds", k)
 		ks, err := l.State(baar.ContextWithBudgetKey(ctx, k))

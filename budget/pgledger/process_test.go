@@ -167,7 +167,9 @@ func TestMultiProcess(t *testing.T) {
 	assert.Zero(t, st.Reserved)
 	assert.Equal(t, sum, st.Spent, "every acknowledged commit is counted, once")
 	assert.Greater(t, st.Spent, procCap-2*callCost, "the budget was used up")
-	assert.Len(t, byKey, 3)
+	// Each key may spend half the budget, so at least two processes spent
+	// it; fairness between processes is not promised.
+	assert.GreaterOrEqual(t, len(byKey), 2)
 	for k, spent := range byKey {
 		assert.LessOrEqual(t, spent, procKeyLimit, "the cap of %s holds", k)
 	}
