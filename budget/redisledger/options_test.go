@@ -94,7 +94,7 @@ func TestReplicaPromotedLosesNoConfirmedSpend(t *testing.T) {
 		return c
 	}
 	sync1, err := redisledger.New(follow(), "sync", 10*budget.Dollar, budget.Limits{}, quiet,
-		redisledger.WithReplicas(1, 300*time.Millisecond))
+		redisledger.WithReplicas(1, 2*time.Second)) // slack for a loaded machine
 	require.NoError(t, err)
 	async, err := redisledger.New(follow(), "async", 10*budget.Dollar, budget.Limits{}, quiet)
 	require.NoError(t, err)
