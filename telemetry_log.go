@@ -69,6 +69,34 @@ func (r *Router) telemetryLogErrors() uint64 {
 	return r.tel.log.failed.Load()
 }
 
+// logAttempt is the telemetry-log record of one attempt: figures and the
+// error's class, never text.
+func logAttempt(a *Attempt) telemetrylog.Attempt {
+	la := telemetrylog.Attempt{
+		Tier:          string(a.Tier),
+		Model:         a.Model,
+		Provider:      a.Provider,
+		ResponseModel: a.ResponseModel,
+		MaxTokens:     max(a.MaxTokens, 0),
+		Streaming:     a.Streaming,
+		ReservedUSD:   nonNegative(a.Reserved),
+		CostUSD:       nonNegative(a.Cost),
+		UsageSource:   string(a.UsageSource),
+		FinishReasons: a.FinishReasons,
+		Error:         string(a.ErrClass),
+		LatencyMS:     millis(a.Latency),
+	}
+	if a.Step != StepAnswer {
+		la.Step = string(a.Step)
+	}
+	if a.UsageSource == UsageFromProvider {
+		u := a.Usage
+		la.Tokens = telemetrylog.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
+			CacheRead: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens}
+	}
+	return la
+}
+
 // newLogRecord is the telemetry-log record of a call: figures and classified
 // errors only, never prompt, completion or provider error text.
 func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *telemetrylog.Record {
@@ -115,28 +143,7 @@ func newLogRecord(rep *CallReport, errType string, sc trace.SpanContext) *teleme
 	}
 	for i := range rep.Attempts {
 		a := &rep.Attempts[i]
-		la := telemetrylog.Attempt{
-			Tier:          string(a.Tier),
-			Model:         a.Model,
-			Provider:      a.Provider,
-			ResponseModel: a.ResponseModel,
-			MaxTokens:     max(a.MaxTokens, 0),
-			Streaming:     a.Streaming,
-			ReservedUSD:   nonNegative(a.Reserved),
-			CostUSD:       nonNegative(a.Cost),
-			UsageSource:   string(a.UsageSource),
-			FinishReasons: a.FinishReasons,
-			Error:         string(a.ErrClass),
-			LatencyMS:     millis(a.Latency),
-		}
-		if a.Step != StepAnswer {
-			la.Step = string(a.Step)
-		}
-		if a.UsageSource == UsageFromProvider {
-			u := a.Usage
-			la.Tokens = telemetrylog.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
-				CacheRead: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens, Reasoning: u.ReasoningTokens}
-		}
+		la := logAttempt(a)
 		rec.Tokens.Input += la.Tokens.Input
 		rec.Tokens.Output += la.Tokens.Output
 		rec.Tokens.CacheRead += la.Tokens.CacheRead

@@ -66,14 +66,8 @@ var cheapMistakes = baartest.Mistakes{Rate: 0.3, Seed: 1}
 func verifier() scoring.Verifier { return scoring.DefaultVerifier() }
 
 func run(ctx context.Context, w io.Writer, args []string) error {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(w)
-	cheapName := fs.String("cheap", demo.Env("BAAR_CHEAP_MODEL", "gpt-4o-mini"), "cheap model (env BAAR_CHEAP_MODEL)")
-	capableName := fs.String("capable", demo.Env("BAAR_CAPABLE_MODEL", "gpt-4o"), "capable model (env BAAR_CAPABLE_MODEL)")
-	budgetUSD := fs.Float64("budget", 0.01, "hard budget in USD, per router")
-	maxOut := fs.Int("max-output", 300, "output-token cap per call")
-	maxCalls := fs.Int("max-calls", 500, "stop the runaway loop after this many calls even if the budget lasts")
-	if err := fs.Parse(args); err != nil {
+	f, err := parseFlags(w, args)
+	if err != nil {
 		return err
 	}
 
@@ -87,29 +81,29 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 			fmt.Fprintln(os.Stderr, "agent: telemetry export:", err)
 		}
 	}()
-	models, err := demo.NewModels(w, *cheapName, *capableName, cheapMistakes)
+	models, err := demo.NewModels(w, f.cheap, f.capable, cheapMistakes)
 	if err != nil {
 		return err
 	}
 	defer models.Close()
 	cheapLog := &sampleLog{Model: models.Cheap}
-	cheap := baar.Tier{Model: cheapLog, Name: *cheapName, Provider: "openai"}
-	capable := baar.Tier{Model: models.Capable, Name: *capableName, Provider: "openai"}
+	cheap := baar.Tier{Model: cheapLog, Name: f.cheap, Provider: "openai"}
+	capable := baar.Tier{Model: models.Capable, Name: f.capable, Provider: "openai"}
 
 	fmt.Fprintf(w, `legend: one line per model call: #, route (escalated: the verifier doubted the cheap answer and
   %s answered), model, complexity score or verifier's doubt, tokens in/out, cost, [the cheap samples
   judged: an action's input or =final answer, ✗ wrong]; per task, the agent's final answer, ✓ when right
-`, *capableName)
+`, f.capable)
 
 	// 1. Routing by the prompt's complexity score, default settings.
 	p := &printer{w: w, log: cheapLog}
-	common := []baar.Option{baar.WithBudget(*budgetUSD), baar.WithMaxOutputTokens(*maxOut)}
+	common := []baar.Option{baar.WithBudget(f.budget), baar.WithMaxOutputTokens(f.maxOut)}
 	routed, err := baar.New(cheap, capable, append(common, baar.WithReportFunc(p.report))...)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\n1) routing by prompt score, default threshold %.2f (rising with spend); budget $%.4f per router;\n", routed.Threshold(), routed.Budget())
-	fmt.Fprintf(w, "   output cap %d tokens (WithMaxOutputTokens; the default is %d): every call of the runaway loop below costs less\n", *maxOut, baar.DefaultMaxOutputTokens)
+	fmt.Fprintf(w, "   output cap %d tokens (WithMaxOutputTokens; the default is %d): every call of the runaway loop below costs less\n", f.maxOut, baar.DefaultMaxOutputTokens)
 	if err := runTasks(ctx, w, routed, p); err != nil {
 		return err
 	}
@@ -122,34 +116,66 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n2) cascade: %s answers first, verifier %s, escalate at doubt >= %.2f (the default)\n",
-		*cheapName, demo.VerifierName(verifier()), baar.DefaultEscalationThreshold)
+		f.cheap, demo.VerifierName(verifier()), baar.DefaultEscalationThreshold)
 	if err := runTasks(ctx, w, cascade, c); err != nil {
 		return err
 	}
 
-	// 3. The baseline: every call to the capable model, on a budget large
-	// enough that none is downgraded.
-	b := &printer{w: io.Discard}
-	always, err := baar.New(cheap, capable, baar.WithBudget(100**budgetUSD), baar.WithMaxOutputTokens(*maxOut), baar.WithReportFunc(b.report),
-		baar.WithPolicy("always-capable", baar.PolicyFunc(func(context.Context, *baar.RouteInput, baar.Route) (baar.Route, error) {
-			return baar.Route{Tier: baar.TierCapable, Policy: "always-capable", Reason: "baseline"}, nil
-		})))
+	// 3. The baseline: every call to the capable model.
+	b, err := alwaysCapable(ctx, cheap, capable, 100*f.budget, f.maxOut)
 	if err != nil {
 		return err
 	}
-	if err := runTasks(ctx, io.Discard, always, b); err != nil {
-		return err
-	}
 	fmt.Fprintf(w, "\ncascade: $%.6f in %d calls (%d escalated), %d/%d right; always %s: $%.6f in %d calls, %d/%d right\n",
-		c.cost, c.calls, c.escalated, c.right, len(tasks), *capableName, b.cost, b.calls, b.right, len(tasks))
+		c.cost, c.calls, c.escalated, c.right, len(tasks), f.capable, b.cost, b.calls, b.right, len(tasks))
 	if b.cost > 0 {
 		fmt.Fprintf(w, "the cascade cost %.0f%% less than always-capable\n", 100*(1-c.cost/b.cost))
 	}
 
 	// 4. A runaway loop on the cascade's budget: the kill-switch stops it.
+	return runaway(ctx, w, cascade, c, f.maxCalls)
+}
+
+// flags are the command line's settings.
+type flags struct {
+	cheap, capable   string
+	budget           float64
+	maxOut, maxCalls int
+}
+
+func parseFlags(w io.Writer, args []string) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.StringVar(&f.cheap, "cheap", demo.Env("BAAR_CHEAP_MODEL", "gpt-4o-mini"), "cheap model (env BAAR_CHEAP_MODEL)")
+	fs.StringVar(&f.capable, "capable", demo.Env("BAAR_CAPABLE_MODEL", "gpt-4o"), "capable model (env BAAR_CAPABLE_MODEL)")
+	fs.Float64Var(&f.budget, "budget", 0.01, "hard budget in USD, per router")
+	fs.IntVar(&f.maxOut, "max-output", 300, "output-token cap per call")
+	fs.IntVar(&f.maxCalls, "max-calls", 500, "stop the runaway loop after this many calls even if the budget lasts")
+	return f, fs.Parse(args)
+}
+
+// alwaysCapable runs the tasks with every call on the capable model, on a
+// budget large enough that none is downgraded: the baseline a cascade is
+// compared with.
+func alwaysCapable(ctx context.Context, cheap, capable baar.Tier, budgetUSD float64, maxOut int) (*printer, error) {
+	b := &printer{w: io.Discard}
+	always, err := baar.New(cheap, capable, baar.WithBudget(budgetUSD), baar.WithMaxOutputTokens(maxOut), baar.WithReportFunc(b.report),
+		baar.WithPolicy("always-capable", baar.PolicyFunc(func(context.Context, *baar.RouteInput, baar.Route) (baar.Route, error) {
+			return baar.Route{Tier: baar.TierCapable, Policy: "always-capable", Reason: "baseline"}, nil
+		})))
+	if err != nil {
+		return nil, err
+	}
+	return b, runTasks(ctx, io.Discard, always, b)
+}
+
+// runaway runs agents on the cascade's budget until it refuses a call
+// locally, or maxCalls model calls were made.
+func runaway(ctx context.Context, w io.Writer, cascade *baar.Router, c *printer, maxCalls int) error {
 	c.w = io.Discard
 	exec := executor(cascade)
-	for i := 0; c.calls < *maxCalls; i++ {
+	for i := 0; c.calls < maxCalls; i++ {
 		_, err := chains.Run(ctx, exec, fmt.Sprintf("Compute %d * %d with the calculator.", i+7, i+13))
 		if errors.Is(err, baar.ErrBudgetExceeded) {
 			fmt.Fprintf(w, "runaway loop: %d agent runs until the budget ran out\nkill-switch: %v\n", i+1, err)
