@@ -108,7 +108,19 @@ func printText(w io.Writer, s *Summary) error {
 		return ew.Err
 	}
 	ew.Printf("period: %s … %s\n\n", s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339))
+	printDecisions(ew, s)
+	printSpend(ew, s)
+	if len(s.Errors) > 0 {
+		ew.Printf("\nerrors: %s\n", cliout.Counts(s.Errors))
+	}
+	printAlerts(ew, s)
+	printSpendOverTime(ew, s)
+	return ew.Err
+}
 
+// printDecisions prints the calls by decision, the policies, the rates and
+// the cascade's escalations.
+func printDecisions(ew *cliout.Writer, s *Summary) {
 	ew.Printf("%-12s %7d\n", "calls", s.Calls)
 	names := []string{telemetrylog.DecisionCheap, telemetrylog.DecisionCapable, telemetrylog.DecisionDowngraded,
 		telemetrylog.DecisionFailover, telemetrylog.DecisionEscalated, telemetrylog.DecisionRejected}
@@ -135,41 +147,48 @@ func printText(w io.Writer, s *Summary) error {
 		ew.Printf("\n")
 	}
 	ew.Printf("\n")
+}
 
+// printSpend prints the spend, the tokens, the budget and the spend by
+// model.
+func printSpend(ew *cliout.Writer, s *Summary) {
 	ew.Printf("total spend      %s   (estimated worst case %s)\n", usd(s.SpendUSD), usd(s.EstimatedUSD))
 	ew.Printf("tokens           input %d (cache read %d, cache write %d), output %d (reasoning %d)\n",
 		s.Tokens.Input, s.Tokens.CacheRead, s.Tokens.CacheWrite, s.Tokens.Output, s.Tokens.Reasoning)
 	if b := s.Budget; b != nil {
 		ew.Printf("budget (latest)  spent %s of %s, remaining %s\n", usd(b.SpentUSD), usd(b.LimitUSD), usd(b.RemainingUSD))
 	}
+	if len(s.Models) == 0 {
+		return
+	}
+	ew.Printf("\n")
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tCALLS\tERRORS\tSPEND\tSHARE\tINPUT TOKENS\tOUTPUT TOKENS")
+	for _, m := range s.Models {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\n", m.Model, m.Calls, m.Errors, usd(m.SpendUSD), pct(m.Share), m.InputTokens, m.OutputTokens)
+	}
+	_ = tw.Flush()
+}
 
-	if len(s.Models) > 0 {
-		ew.Printf("\n")
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "MODEL\tCALLS\tERRORS\tSPEND\tSHARE\tINPUT TOKENS\tOUTPUT TOKENS")
-		for _, m := range s.Models {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\n", m.Model, m.Calls, m.Errors, usd(m.SpendUSD), pct(m.Share), m.InputTokens, m.OutputTokens)
+// printAlerts lists the budget alerts.
+func printAlerts(ew *cliout.Writer, s *Summary) {
+	if len(s.Alerts) == 0 {
+		return
+	}
+	ew.Printf("\nbudget alerts:\n")
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	for _, a := range s.Alerts {
+		key := "global"
+		if a.Key != "" {
+			key = "key " + strconv.Quote(a.Key)
 		}
-		_ = tw.Flush()
+		fmt.Fprintf(tw, "%s\t%s\t%s\tspent %s of %s\n", a.Time.UTC().Format(time.RFC3339), key, pct(a.Threshold), usd(a.SpentUSD), usd(a.LimitUSD))
 	}
+	_ = tw.Flush()
+}
 
-	if len(s.Errors) > 0 {
-		ew.Printf("\nerrors: %s\n", cliout.Counts(s.Errors))
-	}
-
-	if len(s.Alerts) > 0 {
-		ew.Printf("\nbudget alerts:\n")
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		for _, a := range s.Alerts {
-			key := "global"
-			if a.Key != "" {
-				key = "key " + strconv.Quote(a.Key)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\tspent %s of %s\n", a.Time.UTC().Format(time.RFC3339), key, pct(a.Threshold), usd(a.SpentUSD), usd(a.LimitUSD))
-		}
-		_ = tw.Flush()
-	}
-
+// printSpendOverTime draws the spend per bucket as bars.
+func printSpendOverTime(ew *cliout.Writer, s *Summary) {
 	ew.Printf("\nspend over time (bucket %s):\n", s.Bucket)
 	var peak float64
 	for _, b := range s.Spend {
@@ -184,5 +203,4 @@ func printText(w io.Writer, s *Summary) error {
 		fmt.Fprintf(tw, "%s\t%d calls\t%d rejected\t%s\t%s\n", b.Start.Format("2006-01-02 15:04Z"), b.Calls, b.Rejected, usd(b.SpendUSD), bar)
 	}
 	_ = tw.Flush()
-	return ew.Err
 }
