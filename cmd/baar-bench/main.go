@@ -348,12 +348,7 @@ func evaluate(ctx context.Context, c *config, d bench.Dataset, prices bench.Pric
 		strategies = append(strategies, casc.strategies...)
 	}
 	strategies = append(strategies, bench.Strategy{Name: "oracle", Scores: bench.Oracle(outcomes), Threshold: 1})
-	var gated []gatedStrategy
-	for _, s := range strategies {
-		if s.Name == "scoring.Default() (0.80)" || strings.HasPrefix(s.Name, "router @") {
-			gated = append(gated, gatedStrategy{name: s.Name, threshold: s.Threshold})
-		}
-	}
+	gated := gatedStrategies(strategies)
 	t, err := bench.Evaluate(d.Name, c.split, outcomes, strategies)
 	if err != nil {
 		return nil, nil, err
@@ -370,19 +365,36 @@ func evaluate(ctx context.Context, c *config, d bench.Dataset, prices bench.Pric
 	} else {
 		t.OutputTokens = fmt.Sprintf("assumed %d per answer", c.assumeOut)
 	}
-	var lines []scoreLine
 	if casc != nil {
 		t.NotMeasurable, t.Notes, t.HybridBars = casc.notMeasurable, casc.notes, casc.bars
 	}
+	return t, scoreLines(c, d.Name, eval, evalScores, casc), nil
+}
+
+// gatedStrategies are the routing strategies the value gate is applied to.
+func gatedStrategies(strategies []bench.Strategy) []gatedStrategy {
+	var gated []gatedStrategy
+	for _, s := range strategies {
+		if s.Name == "scoring.Default() (0.80)" || strings.HasPrefix(s.Name, "router @") {
+			gated = append(gated, gatedStrategy{name: s.Name, threshold: s.Threshold})
+		}
+	}
+	return gated
+}
+
+// scoreLines are the dataset's --scores-out lines: the routing scores of the
+// evaluated prompts, then the cascade's doubts.
+func scoreLines(c *config, dataset string, eval bench.Dataset, evalScores []float64, casc *cascadeSection) []scoreLine {
+	var lines []scoreLine
 	if c.scoresOut != "" && (c.casc.routes() || c.casc.hybrids()) {
 		for i, it := range eval.Items {
-			lines = append(lines, scoreLine{Dataset: d.Name, Prompt: it.Prompt, Score: evalScores[i]})
+			lines = append(lines, scoreLine{Dataset: dataset, Prompt: it.Prompt, Score: evalScores[i]})
 		}
 	}
 	if casc != nil {
 		lines = append(lines, casc.lines...)
 	}
-	return t, lines, nil
+	return lines
 }
 
 // routeStrategies are the prompt-only rows: prompt length and the keyword
