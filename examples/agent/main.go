@@ -34,7 +34,6 @@ import (
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/internal/demo"
-	"github.com/baarcore/baar/internal/otelsetup"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -72,15 +71,11 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	}
 
 	// OTLP export of the Router's spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-	shutdown, err := otelsetup.Start(ctx, "baar-example-agent")
+	stop, err := demo.Telemetry(ctx, "agent")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := shutdown(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "agent: telemetry export:", err)
-		}
-	}()
+	defer stop()
 	models, err := demo.NewModels(w, f.cheap, f.capable, cheapMistakes)
 	if err != nil {
 		return err

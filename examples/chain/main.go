@@ -28,7 +28,6 @@ import (
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
 	"github.com/baarcore/baar/internal/demo"
-	"github.com/baarcore/baar/internal/otelsetup"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -76,15 +75,11 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	}
 
 	// OTLP export of the Router's spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-	shutdown, err := otelsetup.Start(ctx, "baar-example-chain")
+	stop, err := demo.Telemetry(ctx, "chain")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := shutdown(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "chain: telemetry export:", err)
-		}
-	}()
+	defer stop()
 	models, err := demo.NewModels(w, *cheapName, *capableName, cheapMistakes)
 	if err != nil {
 		return err

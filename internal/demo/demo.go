@@ -4,6 +4,7 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
+	"github.com/baarcore/baar/internal/otelsetup"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -125,4 +127,19 @@ func (x *Refusals) Print(w io.Writer, r *baar.Router) {
 	}
 	fmt.Fprintf(w, "refused locally: the simulator had received %d requests when the call before ended, %d when the refusal came; spent $%.6f of $%.4f\n",
 		x.before, x.after, r.Spent(), r.Budget())
+}
+
+// Telemetry starts the OTLP export of the Router's spans and metrics when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set (otelsetup.Start); stop flushes it,
+// reporting a failure on stderr under the example's name.
+func Telemetry(ctx context.Context, name string) (stop func(), err error) {
+	shutdown, err := otelsetup.Start(ctx, "baar-example-"+name)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := shutdown(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: telemetry export: %v\n", name, err)
+		}
+	}, nil
 }
