@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/tmc/langchaingo/llms"
@@ -190,7 +189,7 @@ type samples struct {
 	replays  []*replay               // per answer when streamed separately
 	reserved int                     // holds made
 	model    string
-	v        scoring.Verifier
+	sampled  bool // the Router sampled k answers for a scoring.Sampler
 	// stream and reasoning are the caller's streaming functions.
 	stream    func(context.Context, []byte) error
 	reasoning func(context.Context, []byte, []byte) error
@@ -199,11 +198,12 @@ type samples struct {
 // sample makes the cheap model's attempts of a cascade: one, or k for a
 // Sampler. Every hold is reserved before the first request is sent.
 func (r *Router) sample(ctx context.Context, rep *CallReport, in *RouteInput) (samples, error) {
-	s := samples{model: r.cheap.Name, v: r.cascade.v, stream: in.co.StreamingFunc, reasoning: in.co.StreamingReasoningFunc}
+	s := samples{model: r.cheap.Name, stream: in.co.StreamingFunc, reasoning: in.co.StreamingReasoningFunc}
 	k := r.cascade.samples
 	if in.co.N > 1 || in.co.CandidateCount > 1 {
 		k = 1 // the caller asked for several answers: they are the samples
 	}
+	s.sampled = k > 1
 	switch {
 	case k > 1 && r.cheap.Provider == "openai":
 		// One request for k choices: the prompt is billed once. Not streamed
@@ -314,12 +314,9 @@ func (s *samples) add(resp *llms.ContentResponse, rp *replay) {
 // replayed to the caller's streaming functions first.
 func (s *samples) accept(ctx context.Context, in *RouteInput) (*llms.ContentResponse, error) {
 	i, resp := 0, s.resps[0]
-	if _, ok := s.v.(scoring.Sampler); ok && len(s.answers) > 1 && len(s.resps) == 1 && in.co.N <= 1 && in.co.CandidateCount <= 1 {
-		// k choices of one request: keep the majority's.
-		i, _ = scoring.Majority(in.Request, s.answers)
-		resp = &llms.ContentResponse{Choices: []*llms.ContentChoice{s.choices[i]}}
-	} else if len(s.resps) > 1 {
-		// k requests: keep the majority's response.
+	if s.sampled && len(s.answers) > 1 {
+		// The Router's own samples (k choices or k requests): the caller
+		// asked for one answer, the majority's.
 		i, _ = scoring.Majority(in.Request, s.answers)
 		resp = &llms.ContentResponse{Choices: []*llms.ContentChoice{s.choices[i]}}
 	}
@@ -504,18 +501,4 @@ func newCascade(c *config) (*cascade, error) {
 		cc.threshold = t
 	}
 	return cc, nil
-}
-
-// raise is the threshold schedule applied to t at the budget's utilization:
-// never below t.
-func (r *Router) raise(t float64, st budget.State) float64 {
-	util := 1.0
-	if st.Limit > 0 {
-		util = min(1, max(0, float64(st.Spent)/float64(st.Limit)))
-	}
-	eff := r.schedule(t, util)
-	if math.IsNaN(eff) || eff < t {
-		return t
-	}
-	return eff
 }

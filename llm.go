@@ -486,3 +486,17 @@ func (r *Router) Warnings() []string { return slices.Clone(r.warnings) }
 // Threshold returns the configured complexity threshold (after calibration by
 // WithCapableShare, if given).
 func (r *Router) Threshold() float64 { return r.threshold }
+
+// raise is the threshold schedule applied to t at the budget's utilization:
+// never below t.
+func (r *Router) raise(t float64, st budget.State) float64 {
+	util := 1.0
+	if st.Limit > 0 {
+		util = min(1, max(0, float64(st.Spent)/float64(st.Limit)))
+	}
+	eff := r.schedule(t, util)
+	if math.IsNaN(eff) || eff < t {
+		return t
+	}
+	return eff
+}
