@@ -382,7 +382,7 @@ func (r *Router) score(ctx context.Context, rep *CallReport, in *RouteInput) err
 // provider's (auth, bad request, budget, quota, the caller's own).
 func failsOver(err error, class ErrorClass) bool {
 	var si *StreamInterruptedError
-	if errors.As(err, &si) || errors.Is(err, errPanicked) {
+	if errors.As(err, &si) {
 		return false
 	}
 	return class.retryable() || class == ClassUnknown
