@@ -170,6 +170,11 @@ func Parse(line []byte) (Record, error) {
 	if len(line) == 0 || line[0] != '{' {
 		return rec, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
+	if bytes.IndexByte(line, '\n') >= 0 {
+		// JSON allows a newline between tokens, a line of the log does not:
+		// Scan would read such a record as several malformed lines.
+		return rec, fmt.Errorf("%w: a newline inside the record", ErrMalformed)
+	}
 	if err := json.Unmarshal(line, &rec); err != nil {
 		return Record{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
