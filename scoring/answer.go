@@ -702,7 +702,7 @@ func reactAction(text string) (tool, input string, ok bool) {
 	if strings.Contains(text, "Final Answer:") {
 		return "", "", false
 	}
-	i := strings.LastIndex(text, "\nAction:")
+	i := lastIndex(text, "\nAction:")
 	if i < 0 {
 		if !strings.HasPrefix(text, "Action:") {
 			return "", "", false
@@ -725,6 +725,21 @@ func reactAction(text string) (tool, input string, ok bool) {
 		input = input[:j]
 	}
 	return tool, strings.TrimSpace(input), true
+}
+
+// lastIndex is strings.LastIndex by forward search: LastIndex scans back
+// byte by byte, Index jumps with the vectorized byte search, and an answer
+// rarely holds the needle even once.
+func lastIndex(s, sub string) int {
+	last := -1
+	for off := 0; ; {
+		i := strings.Index(s[off:], sub)
+		if i < 0 {
+			return last
+		}
+		last = off + i
+		off = last + 1
+	}
 }
 
 // actionOffered reports whether a ReAct action's tool is one the request

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -65,6 +66,32 @@ func BenchmarkDefaultVerifier2KB(b *testing.B) {
 		if _, err := v.Verify(ctx, r, a); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDefaultVerifierEquations is the verifier's worst case in kind:
+// an answer of nothing but distinct equations (about 150 in 2 KB), each
+// checked and followed through the derivation. Its cost grows linearly
+// with the answer (the scans keep sets, not lists).
+func BenchmarkDefaultVerifierEquations(b *testing.B) {
+	for _, size := range []int{2 << 10, 16 << 10} {
+		var sb strings.Builder
+		for i := 0; sb.Len() < size; i++ {
+			fmt.Fprintf(&sb, "%d + %d = %d\n", i*7, i*3+1, i*10+1)
+		}
+		text := sb.String()[:size]
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			v := DefaultVerifier()
+			r := Request{Messages: []Message{{Role: RoleHuman, Text: "What is 5 + 7?"}}}
+			a := []Answer{{Text: text}}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := v.Verify(context.Background(), r, a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -72,8 +72,10 @@
 // capable model when the doubt is ≥ its threshold. [DefaultVerifier] reads
 // checkable facts of one answer, whatever its final-answer style (see
 // [FinalAnswer]): arithmetic checked for truth, the question's numbers left
-// unused, the final answer against the last computed value, a cut-off or
-// unmarked end, hedging and backtracking, repeated lines; a logistic
+// unused, the final answer against the last computed value, the derivation
+// followed step to step (results no later step uses, operands neither given
+// nor derived), a cut-off or unmarked end, hedging and backtracking,
+// repeated lines, the question's length; a logistic
 // regression trained by [TrainVerifier] weighs them, and hard checks floor
 // the doubt (an empty, cut-off or refused answer, JSON that does not parse
 // when [Request.JSONMode] asked for it, a tool call that breaks

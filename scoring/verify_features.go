@@ -13,20 +13,22 @@ import (
 // (with the question's numbers), not its style: a final answer in any
 // marker style, arithmetic in any common notation. All are bounded.
 const (
-	vNoFinal        = iota // 1 if no final answer is found
-	vNotMarked             // 1 if the final answer has no explicit marker
-	vFinalNotNumber        // 1 if the question has numbers and the final answer is not one
-	vFinalFraction         // 1 if the final answer is not an integer, and every question number is or the question asks "how many"
-	vFinalNotLast          // 1 if the final answer differs from the last computed value
-	vLogFalse              // log1p(false equations)
-	vFalseShare            // false equations / equations
-	vUnused                // share of the question's distinct numbers the answer never writes
-	vLogSteps              // log1p(true equations), capped at 16
-	vLogHedge              // log1p(distinct hedging words)
-	vLogBacktrack          // log1p(distinct backtracking words)
-	vRepeat                // share of the answer's lines that repeat an earlier line
-	vLogLength             // log1p(bytes / 100), bytes capped at 64 KiB
-	vAbrupt                // 1 if the answer has no marked final answer and its last line ends mid-sentence
+	vNoFinal          = iota // 1 if no final answer is found
+	vNotMarked               // 1 if the final answer has no explicit marker
+	vFinalNotNumber          // 1 if the question has numbers and the final answer is not one
+	vFinalFraction           // 1 if the final answer is not an integer, and every question number is or the question asks "how many"
+	vFinalNotLast            // 1 if the final answer differs from the last computed value
+	vLogFalse                // log1p(false equations)
+	vFalseShare              // false equations / equations
+	vUnused                  // share of the question's distinct numbers the answer never writes
+	vLogSteps                // log1p(true equations), capped at 16
+	vLogHedge                // log1p(distinct hedging words)
+	vLogBacktrack            // log1p(distinct backtracking words)
+	vRepeat                  // share of the answer's lines that repeat an earlier line
+	vLogLength               // log1p(bytes / 100), bytes capped at 64 KiB
+	vAbrupt                  // 1 if the answer has no marked final answer and its last line ends mid-sentence
+	vLogNewOperands          // log1p(operands neither the question's, nor written in an earlier equation, nor a common constant), capped at 16
+	vLogUnusedResults        // log1p(distinct results of equations, the last aside, that no later equation uses)
 	numVerifyFeatures
 )
 
@@ -35,6 +37,7 @@ var verifyFeatureNames = [numVerifyFeatures]string{
 	"no_final", "not_marked", "final_not_number", "final_fraction", "final_not_last",
 	"log_false_equations", "false_share", "unused_question_numbers", "log_steps",
 	"log_hedge", "log_backtrack", "repeat_share", "log_length", "abrupt_end",
+	"log_new_operands", "log_unused_results",
 }
 
 // Hard checks: facts that set a floor under the doubt whatever the rest of
@@ -154,15 +157,20 @@ const maxTokens = 4096
 type scratch struct {
 	toks  []mtok
 	qnums []float64 // distinct numbers of the question
-	nums  []float64 // distinct numbers the answer writes
-	lines []uint64  // hashes of the answer's lines
+	nums  numSet    // distinct numbers the answer writes
+	qset  numSet    // qnums
+	seen  numSet    // distinct numbers of the equations checked so far
+	steps []step    // results of the equations checked so far
+	index numSet    // steps by value
+	lines numSet    // hashes of the answer's lines (numSet.addKey)
 	stack []float64
 	ops   []byte
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{toks: make([]mtok, 0, 256), qnums: make([]float64, 0, 64), nums: make([]float64, 0, 64), lines: make([]uint64, 0, 64),
-		stack: make([]float64, 0, 16), ops: make([]byte, 0, 16)}
+	return &scratch{toks: make([]mtok, 0, 256), qnums: make([]float64, 0, 64),
+		stack: make([]float64, 0, 16), ops: make([]byte, 0, 16),
+		steps: make([]step, 0, 32)}
 }}
 
 // answerFacts are the features and hard checks of one answer.
@@ -256,11 +264,15 @@ func answerFactsOf(req *Request, a *Answer, sc *scratch) answerFacts {
 	qnums, qInt, qCount := questionNumbers(req, sc.qnums[:0])
 	sc.qnums = qnums
 	nq := len(qnums)
-	sc.nums = sc.nums[:0]
+	sc.qset.reset()
+	for _, v := range qnums {
+		sc.qset.add(v, 0)
+	}
+	sc.nums.reset()
 	eq := scanAnswer(text, sc, &af)
 	unused := 0
 	for _, v := range qnums {
-		if !containsNumber(sc.nums, v) {
+		if !sc.nums.near(v) {
 			unused++
 		}
 	}
@@ -281,6 +293,8 @@ func answerFactsOf(req *Request, a *Answer, sc *scratch) answerFacts {
 		af.f[vAbrupt] = b2f(endsMidSentence(trimmed))
 	}
 	af.f[vLogFalse] = math.Log1p(float64(eq.false))
+	af.f[vLogNewOperands] = math.Log1p(float64(min(eq.newOperands, 16)))
+	af.f[vLogUnusedResults] = math.Log1p(float64(eq.unusedResults))
 	if eq.n > 0 {
 		af.f[vFalseShare] = float64(eq.false) / float64(eq.n)
 	}
@@ -302,21 +316,24 @@ func finalValue(raw string) (float64, bool) {
 	return leadingValue(s)
 }
 
-func containsNumber(s []float64, v float64) bool {
-	for _, x := range s {
-		if sameValue(x, v) || sameValue(x, v*100) {
-			return true
-		}
-	}
-	return false
-}
-
 // sameValue reports whether two computed values are equal up to float error.
 func sameValue(a, b float64) bool {
 	if a == b {
 		return true
 	}
-	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+	// math.Abs and math.Max by hand: this is the verifier's innermost test.
+	d, m, n := a-b, a, b
+	if d < 0 {
+		d = -d
+	}
+	if m < 0 {
+		m = -m
+	}
+	if n < 0 {
+		n = -n
+	}
+	m = max(m, n, 1)
+	return d <= 1e-9*m
 }
 
 // endsMidSentence reports whether text stops without closing its sentence:
@@ -336,13 +353,25 @@ func endsMidSentence(text string) bool {
 type equations struct {
 	n, false int
 	last     float64 // right-hand side of the last equation
+	// newOperands counts the operands the derivation brings in (see
+	// follow), unusedResults the results no later equation uses.
+	newOperands, unusedResults int
+}
+
+// step is the result of one checked equation: its value and the index of
+// the first equation that gave it, and the index of the last equation
+// that used it as an operand (-1: none).
+type step struct {
+	val        float64
+	at, usedAt int
 }
 
 // scanAnswer reads text once: it collects the answer's numbers into sc.nums,
 // counts hedging and backtracking words and notes self-vouching, counts
 // repeated lines, and tokenizes the arithmetic, which it then checks.
 func scanAnswer(text string, sc *scratch, af *answerFacts) equations {
-	s := answerScan{text: text, sc: sc, toks: sc.toks[:0], lines: sc.lines[:0]}
+	s := answerScan{text: text, sc: sc, toks: sc.toks[:0]}
+	sc.lines.reset()
 	for i := 0; i < len(text); {
 		c := text[i]
 		switch {
@@ -364,7 +393,7 @@ func scanAnswer(text string, sc *scratch, af *answerFacts) equations {
 	}
 	s.endLine(len(text))
 	s.push(tkBreak, 0)
-	sc.toks, sc.lines = s.toks, s.lines
+	sc.toks = s.toks
 	af.f[vLogHedge] = math.Log1p(float64(s.nh))
 	af.f[vLogBacktrack] = math.Log1p(float64(s.nb))
 	if s.nlines > 0 {
@@ -380,7 +409,6 @@ type answerScan struct {
 	text            string
 	sc              *scratch
 	toks            []mtok
-	lines           []uint64 // hashes of the lines seen
 	lineStart       int
 	nlines, repeats int
 	hedge, back     [4]uint32 // distinct buckets seen, up to 4 each
@@ -400,15 +428,11 @@ func (s *answerScan) endLine(end int) {
 	}
 	s.nlines++
 	h := maphash.String(lineSeed, line)
-	for _, x := range s.lines {
-		if x == h {
-			s.repeats++
-			return
-		}
+	if s.sc.lines.hasKey(h) {
+		s.repeats++
+		return
 	}
-	if len(s.lines) < 256 {
-		s.lines = append(s.lines, h)
-	}
+	s.sc.lines.addKey(h, 0) // the first numSetSlots/4 distinct lines
 }
 
 // number reads a number; digits inside a word ("h2o") are part of it.
@@ -431,9 +455,7 @@ func (s *answerScan) number(i int) int {
 		s.push(tkBreak, 0)
 		return max(j, i+1)
 	}
-	if len(s.sc.nums) < 256 {
-		s.sc.nums = addDistinct(s.sc.nums, nt.value)
-	}
+	s.sc.nums.add(nt.value, 0)
 	s.toks = pushTok(s.toks, mtok{kind: tkNum, val: nt.value, pct: nt.percent, dec: int8(min(nt.decimals, 20))})
 	if j := nt.end; j < len(text) && lowerTab[text[j]] > 1 && text[j] != 'x' && text[j] != 'X' { // "3rd", "10am"
 		s.push(tkBreak, 0)
@@ -544,8 +566,14 @@ func isExprTok(k uint8) bool { return k <= tkRP }
 // checkEquations checks each "left = right" of toks where either side has
 // an operator: "a op b = c" in any notation, including calculator
 // annotations "<<a*b=c>>" (whose right side follows the annotation).
+//
+// It also follows the derivation (see follow): which operands are new to it
+// and which results lead nowhere.
 func checkEquations(toks []mtok, sc *scratch) equations {
 	var eq equations
+	sc.seen.reset()
+	sc.index.reset()
+	sc.steps = sc.steps[:0]
 	for i, t := range toks {
 		if t.kind != tkEq {
 			continue
@@ -583,8 +611,71 @@ func checkEquations(toks []mtok, sc *scratch) equations {
 			eq.false++
 		}
 		eq.last = rv
+		follow(&eq, left, right, rv, sc)
 	}
+	eq.unusedResults = unusedResults(sc.steps, eq.last)
 	return eq
+}
+
+// follow records equation number eq.n-1 (left = right, of result rv) in the
+// derivation: it counts its new operands (neither a number of the question,
+// nor one written in an earlier equation, nor a common constant: a
+// conversion, a restated given, or a number from nowhere), marks the
+// earlier results it uses, and notes its numbers and result. A result
+// (other than the last) that no later equation uses led nowhere: a worked
+// answer that reaches its result from the givens has none. Fitted on
+// RouteLLM's GSM8K answers, results leading nowhere raise the doubt and new
+// operands lower it (correct answers convert and restate more), which is
+// why their count is capped: like true steps, added work lowers a doubt
+// only so far.
+func follow(eq *equations, left, right []mtok, rv float64, sc *scratch) {
+	at := eq.n - 1
+	for _, x := range left {
+		if x.kind != tkNum {
+			continue
+		}
+		if !sc.qset.near(x.val) && !sc.seen.near(x.val) && !commonConstant(x.val) {
+			eq.newOperands++
+		}
+		if i, ok := sc.index.find(x.val); ok && sc.steps[i].at < at {
+			sc.steps[i].usedAt = at
+		}
+	}
+	if sc.index.add(rv, int32(len(sc.steps))) {
+		sc.steps = append(sc.steps, step{val: rv, at: at, usedAt: -1})
+	}
+	for _, side := range [2][]mtok{left, right} {
+		for _, x := range side {
+			if x.kind == tkNum {
+				sc.seen.add(x.val, 0)
+			}
+		}
+	}
+	sc.seen.add(rv, 0)
+}
+
+// unusedResults counts the results no later equation used, the last
+// result aside (it is the answer's).
+func unusedResults(steps []step, last float64) int {
+	n := 0
+	for _, s := range steps {
+		if s.usedAt < 0 && !sameValue(s.val, last) {
+			n++
+		}
+	}
+	return n
+}
+
+// commonConstant reports the numbers an answer may bring without the
+// question giving them: small counts and the factors of common units
+// (12 months or a dozen, 24 hours, 30 or 31 days, 52 weeks, 60 minutes,
+// 100 percent or cents, 365 days, 1000).
+func commonConstant(v float64) bool {
+	switch v {
+	case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 24, 30, 31, 52, 60, 100, 365, 1000:
+		return true
+	}
+	return false
 }
 
 // trimExpr drops what cannot start or end an expression (a closing

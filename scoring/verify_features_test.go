@@ -1,6 +1,9 @@
 package scoring
 
 import (
+	"fmt"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -89,4 +92,75 @@ func TestAnswerFacts(t *testing.T) {
 	assert.True(t, f.hard.refusal)
 	f = factsOf(q, "   ")
 	assert.True(t, f.hard.empty)
+}
+
+func TestDerivationFacts(t *testing.T) {
+	q := "Janet's ducks lay 16 eggs a day. She eats 3 and bakes with 4. She sells the rest at $2 each, with a 20% fee. How much does she make?"
+	for _, tc := range []struct {
+		answer                 string
+		newOperands, unusedRes int
+		description            string
+	}{
+		{"16 - 3 - 4 = 9\n9 * 2 = 18\n18 - 18 * 20% = 14.4\n#### 14.4", 0, 0, "every result feeds the next, every operand is given or derived"},
+		{"16 - 3 - 4 = <<16-3-4=9>>9 eggs.\n9 * 2 = $<<9*2=18>>18.\n#### 18", 0, 0, "a calculator annotation repeats an equation: counted once"},
+		{"16 - 3 = 13\n4 * 2 = 8\n16 - 7 = 9\n9 * 2 = 18\n#### 18", 0, 2, "13 and 8 lead nowhere"},
+		{"16 - 3 - 4 = 9\n9 * 2.5 = 22.5\n#### 22.5", 1, 0, "2.5 comes from nowhere"},
+		{"16 - 3 - 4 = 9\n9 * 2 * 12 = 216\n#### 216", 0, 0, "12 (months, a dozen) is a common constant"},
+		{"16 * 0.2 = 3.2\n16 - 3.2 = 12.8", 0, 0, "20% written as 0.2"},
+		{"no arithmetic here, just 18", 0, 0, "no equations"},
+	} {
+		eq := factsEquations(q, tc.answer)
+		assert.Equal(t, tc.newOperands, eq.newOperands, "%s: new operands of %q", tc.description, tc.answer)
+		assert.Equal(t, tc.unusedRes, eq.unusedResults, "%s: unused results of %q", tc.description, tc.answer)
+	}
+	assert.Greater(t, factsOf(q, "1.5 + 2.5 = 4").f[vLogNewOperands], 0.0)
+	var b strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&b, "%d.5 * 3 = %d.5\n", 100+i, 3*(100+i)+1)
+	}
+	assert.InDelta(t, math.Log1p(16), factsOf(q, b.String()).f[vLogNewOperands], 1e-12, "capped: added work lowers a doubt only so far")
+}
+
+// factsEquations are the equations of answer to question, as the verifier
+// reads them (with the question's numbers).
+func factsEquations(question, answer string) equations {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	req := Request{Messages: []Message{{Role: RoleHuman, Text: question}}}
+	sc.qnums, _, _ = questionNumbers(&req, sc.qnums[:0])
+	sc.qset.reset()
+	for _, v := range sc.qnums {
+		sc.qset.add(v, 0)
+	}
+	sc.nums.reset()
+	var af answerFacts
+	return scanAnswer(answer, sc, &af)
+}
+
+func TestNumSet(t *testing.T) {
+	var s numSet
+	assert.False(t, s.has(1), "the zero value is empty")
+	assert.True(t, s.add(7, 3))
+	assert.False(t, s.add(7, 4), "already there")
+	v, ok := s.find(7)
+	assert.True(t, ok)
+	assert.Equal(t, int32(3), v, "the first value stays")
+	assert.True(t, s.near(0.07), "0.07 × 100 is 7 up to float error")
+	assert.True(t, s.has(7.000000000000001))
+	assert.False(t, s.has(7.0001))
+	assert.True(t, s.add(math.Copysign(0, -1), 0))
+	assert.True(t, s.has(0), "-0 is 0")
+	for i := range numSetSlots {
+		s.add(float64(1000+i), 0)
+	}
+	assert.Equal(t, numSetSlots/4, s.n, "full at a quarter of the slots")
+	assert.False(t, s.add(1e9, 0))
+	s.reset()
+	assert.False(t, s.has(7), "reset empties")
+	assert.True(t, s.add(1e9, 0))
+	s.gen = math.MaxUint32
+	s.reset()
+	assert.False(t, s.has(1e9), "a wrapped generation clears")
+	assert.True(t, s.add(2, 1))
+	assert.True(t, s.hasKey(numKey(2)))
 }

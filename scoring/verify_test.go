@@ -295,3 +295,29 @@ func TestAgreementOnReActActions(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, 1.0/3, d, 1e-9)
 }
+
+// proseAnswers are correct answers with nothing the default verifier can
+// check: no arithmetic, no final-answer marker, no tool call. The README
+// ("Why routing stays the default") quotes their doubts.
+var proseAnswers = []struct{ q, a string }{
+	{"What is the capital of France?", "Paris"},
+	{"Summarize the plot of Hamlet in two sentences.", "Prince Hamlet seeks revenge on his uncle Claudius, who murdered Hamlet's father to seize the throne. His hesitation and feigned madness lead to a tragic chain of deaths, including his own."},
+	{"Write a haiku about autumn.", "Crimson leaves drifting\nWhispers of the cooling wind\nThe year exhales slow"},
+}
+
+// TestDefaultVerifierDoubtsProse holds the limit the README states: the
+// default verifier was fitted on worked arithmetic, and a correct answer in
+// prose, with nothing to check, is doubted at or above the default
+// escalation threshold, so a cascade on chat traffic would escalate it. If
+// this fails because the verifier learned to trust such answers, the
+// README's reason for keeping routing the default must be revisited.
+func TestDefaultVerifierDoubtsProse(t *testing.T) {
+	for _, x := range proseAnswers {
+		d := doubt(t, human(x.q), scoring.Answer{Text: x.a, FinishReason: "stop"})
+		t.Logf("doubt %.2f: %q", d, x.a)
+		assert.GreaterOrEqual(t, d, 0.5, "%q", x.a)
+	}
+	// The same facts stated with their working are not doubted.
+	assert.Less(t, doubt(t, human("A train travels 120 km in 2 hours. What is its average speed?"),
+		scoring.Answer{Text: "Speed = 120 / 2 = 60 km/h.\nThe answer is 60 km/h."}), 0.5)
+}
