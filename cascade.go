@@ -195,10 +195,21 @@ type samples struct {
 	reasoning func(context.Context, []byte, []byte) error
 }
 
+// oneSample backs the slices of samples for one answer.
+type oneSample struct {
+	resps   [1]*llms.ContentResponse
+	answers [1]scoring.Answer
+	choices [1]*llms.ContentChoice
+	replays [1]*replay
+}
+
 // sample makes the cheap model's attempts of a cascade: one, or k for a
 // Sampler. Every hold is reserved before the first request is sent.
 func (r *Router) sample(ctx context.Context, rep *CallReport, in *RouteInput) (samples, error) {
 	s := samples{model: r.cheap.Name, stream: in.co.StreamingFunc, reasoning: in.co.StreamingReasoningFunc}
+	// One allocation for the common case of one answer (appends grow past it).
+	one := new(oneSample)
+	s.resps, s.answers, s.choices, s.replays = one.resps[:0], one.answers[:0], one.choices[:0], one.replays[:0]
 	k := r.cascade.samples
 	if in.co.N > 1 || in.co.CandidateCount > 1 {
 		k = 1 // the caller asked for several answers: they are the samples
