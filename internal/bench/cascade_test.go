@@ -72,9 +72,11 @@ func TestCascadeDefaultVerifierGSM8K(t *testing.T) {
 	test := d.Select(SplitTest)
 	f := measureCascade(t, scoring.DefaultVerifier(), test)
 	t.Logf("GSM8K test n=%d: APGR %.3f, CPT(50%%) %.1f%%, cost at CPT(50%%) %.1f%% of always-capable", len(test.Items), f.apgr, 100*f.cpt50, 100*f.cost50)
-	// Measured 0.739 / 19.7%: the bounds catch a regression, not noise.
-	assert.Greater(t, f.apgr, 0.70)
-	assert.Less(t, f.cost50, 0.22)
+	// Measured 0.753 / 19.3%. The data and the embedded weights are fixed,
+	// so the figures are too: these are the goals the verifier was built to
+	// (APGR ≥ 0.75, cost at CPT(50%) ≤ 20% of always-capable), held.
+	assert.GreaterOrEqual(t, f.apgr, 0.75)
+	assert.LessOrEqual(t, f.cost50, 0.20)
 
 	// Answers in other final-answer styles, judged by the same weights.
 	hash := regexp.MustCompile(`(?m)^####\s*(.*)$`)
