@@ -92,9 +92,13 @@ func extractFinal(text string) finalAnswer {
 // its offset in line.
 func markedAnswer(line string) (string, int, bool) {
 	best, bestEnd := -1, 0
-	for _, m := range markers {
-		if i := lastIndexFold(line, m); i >= 0 && i > best {
-			best, bestEnd = i, i+len(m)
+	// Every marker holds '#', '\\' or "answer": a line with none has none
+	// (one search instead of one per marker, on most lines).
+	if strings.IndexByte(line, '#') >= 0 || strings.IndexByte(line, '\\') >= 0 || lastIndexFold(line, "answer") >= 0 {
+		for _, m := range markers {
+			if i := lastIndexFold(line, m); i >= 0 && i > best {
+				best, bestEnd = i, i+len(m)
+			}
 		}
 	}
 	if best < 0 {
@@ -415,6 +419,10 @@ func readNumber(s string, i int) (numTok, bool) {
 		b[n] = '0'
 		n++
 	}
+	// mant and digits are the digits read as an integer, for the fast path
+	// of parseDecimal.
+	var mant uint64
+	digits := 0
 	for i < len(s) {
 		c := s[i]
 		switch {
@@ -425,6 +433,8 @@ func readNumber(s string, i int) (numTok, bool) {
 			b[n] = c
 			n++
 			i++
+			mant = mant*10 + uint64(c-'0')
+			digits++
 			continue
 		case c == ',' && i > start && isDigit3(s, i+1) && (i+4 == len(s) || !isDigit(s[i+4])):
 			i++
@@ -445,11 +455,13 @@ func readNumber(s string, i int) (numTok, bool) {
 				b[n] = s[i]
 				n++
 				nt.decimals++
+				mant = mant*10 + uint64(s[i]-'0')
+				digits++
 			}
 			i++
 		}
 	}
-	v, ok := parseDecimal(b[:n], nt.decimals)
+	v, ok := parseDecimal(b[:n], nt.decimals, mant, digits)
 	if !ok {
 		return numTok{}, false
 	}
@@ -468,17 +480,10 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // parseDecimal parses an optional '-', digits and an optional '.' with dec
 // digits after it. When the digits fit in 2^53 and dec ≤ 22, one division
 // of two exact values is the correctly rounded result, as ParseFloat's;
-// otherwise it falls back to ParseFloat.
-func parseDecimal(b []byte, dec int) (float64, bool) {
+// otherwise it falls back to ParseFloat. mant and digits are b's digits
+// read as an integer and their count (readNumber keeps them as it reads).
+func parseDecimal(b []byte, dec int, mant uint64, digits int) (float64, bool) {
 	neg := len(b) > 0 && b[0] == '-'
-	var mant uint64
-	digits := 0
-	for _, c := range b {
-		if isDigit(c) {
-			mant = mant*10 + uint64(c-'0')
-			digits++
-		}
-	}
 	if digits <= 15 && dec < len(pow10) {
 		v := float64(mant) / pow10[dec]
 		if neg {

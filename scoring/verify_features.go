@@ -79,6 +79,28 @@ var verifyWords = []struct {
 		"validated", "proven", "undoubtedly", "absolutely", "right"}},
 }
 
+// claimWords are the words of class vwClaim.
+var claimWords = func() []string {
+	for _, vw := range verifyWords {
+		if vw.class == vwClaim {
+			return vw.words
+		}
+	}
+	panic("scoring: no claim words")
+}()
+
+// isClaimWord reports whether w is one of claimWords, in any case: a word
+// whose bucket holds a claim word may be another that shares it ("dropped"
+// shares one), and vouching must not be read where there is none.
+func isClaimWord(w string) bool {
+	for _, c := range claimWords {
+		if equalFold(w, c) {
+			return true
+		}
+	}
+	return false
+}
+
 // numberWords are the number words of a question and the value an answer
 // writes for them.
 var numberWords = map[string]float64{
@@ -93,14 +115,32 @@ var numberWords = map[string]float64{
 // verifyClass maps a vocabulary bucket to its verifier word classes.
 var verifyClass [vocabSize]uint8
 
+// classGroups has a bit for each group of 16 buckets, set when one of them
+// has a class: 512 bytes that stay in the cache, read before the 64 KiB
+// table, which most words (no class) then never touch.
+var classGroups [vocabSize / 16 / 64]uint64
+
+// verifyClassOf returns the verifier word classes of bucket b.
+func verifyClassOf(b uint32) uint8 {
+	g := b >> 4
+	if classGroups[g>>6]&(1<<(g&63)) == 0 {
+		return 0
+	}
+	return verifyClass[b]
+}
+
 func init() {
+	set := func(b uint32, class uint8) {
+		verifyClass[b] |= class
+		classGroups[b>>10] |= 1 << ((b >> 4) & 63)
+	}
 	for _, vw := range verifyWords {
 		for _, w := range vw.words {
-			verifyClass[bucketOf(w)] |= vw.class
+			set(bucketOf(w), vw.class)
 		}
 	}
 	for w := range numberWords {
-		verifyClass[bucketOf(w)] |= vwNumber
+		set(bucketOf(w), vwNumber)
 	}
 }
 
@@ -157,21 +197,34 @@ const maxTokens = 4096
 type scratch struct {
 	toks  []mtok
 	qnums []float64 // distinct numbers of the question
-	nums  numSet    // distinct numbers the answer writes
-	qset  numSet    // qnums
-	seen  numSet    // distinct numbers of the equations checked so far
+	qidx  numSet    // qnums by value; val: the index in qnums
+	qhit  []bool    // per qnums: the answer writes it (or it × 100)
+	known numSet    // qnums and the numbers of the equations checked so far; val: the index of the step whose result it is, else -1
 	steps []step    // results of the equations checked so far
-	index numSet    // steps by value
 	lines numSet    // hashes of the answer's lines (numSet.addKey)
 	stack []float64
 	ops   []byte
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{toks: make([]mtok, 0, 256), qnums: make([]float64, 0, 64),
+	return &scratch{toks: make([]mtok, maxTokens), qnums: make([]float64, 0, 64),
 		stack: make([]float64, 0, 16), ops: make([]byte, 0, 16),
 		steps: make([]step, 0, 32)}
 }}
+
+// wrote notes that the answer writes v: a question number v, or v / 100
+// (a percentage written both ways), is used.
+func (sc *scratch) wrote(v float64) {
+	if len(sc.qhit) == 0 {
+		return
+	}
+	if i, ok := sc.qidx.find(v); ok {
+		sc.qhit[i] = true
+	}
+	if i, ok := sc.qidx.find(v / 100); ok {
+		sc.qhit[i] = true
+	}
+}
 
 // answerFacts are the features and hard checks of one answer.
 type answerFacts struct {
@@ -219,7 +272,7 @@ func questionNumbers(req *Request, out []float64) (nums []float64, allInt, count
 				h = mixByte(h, lowerTab[q[j]])
 				j++
 			}
-			if verifyClass[fold(h)]&vwNumber != 0 {
+			if verifyClassOf(fold(h))&vwNumber != 0 {
 				if v, ok := numberWords[strings.ToLower(q[i:j])]; ok {
 					out = addDistinct(out, v)
 				}
@@ -264,15 +317,16 @@ func answerFactsOf(req *Request, a *Answer, sc *scratch) answerFacts {
 	qnums, qInt, qCount := questionNumbers(req, sc.qnums[:0])
 	sc.qnums = qnums
 	nq := len(qnums)
-	sc.qset.reset()
-	for _, v := range qnums {
-		sc.qset.add(v, 0)
+	sc.qidx.reset()
+	sc.qhit = sc.qhit[:0]
+	for i, v := range qnums {
+		sc.qidx.add(v, int32(i))
+		sc.qhit = append(sc.qhit, false)
 	}
-	sc.nums.reset()
 	eq := scanAnswer(text, sc, &af)
 	unused := 0
-	for _, v := range qnums {
-		if !sc.nums.near(v) {
+	for _, hit := range sc.qhit {
+		if !hit {
 			unused++
 		}
 	}
@@ -366,11 +420,11 @@ type step struct {
 	at, usedAt int
 }
 
-// scanAnswer reads text once: it collects the answer's numbers into sc.nums,
+// scanAnswer reads text once: it notes which question numbers it writes,
 // counts hedging and backtracking words and notes self-vouching, counts
 // repeated lines, and tokenizes the arithmetic, which it then checks.
 func scanAnswer(text string, sc *scratch, af *answerFacts) equations {
-	s := answerScan{text: text, sc: sc, toks: sc.toks[:0]}
+	s := answerScan{text: text, sc: sc, toks: sc.toks[:maxTokens]}
 	sc.lines.reset()
 	for i := 0; i < len(text); {
 		c := text[i]
@@ -393,14 +447,13 @@ func scanAnswer(text string, sc *scratch, af *answerFacts) equations {
 	}
 	s.endLine(len(text))
 	s.push(tkBreak, 0)
-	sc.toks = s.toks
 	af.f[vLogHedge] = math.Log1p(float64(s.nh))
 	af.f[vLogBacktrack] = math.Log1p(float64(s.nb))
 	if s.nlines > 0 {
 		af.f[vRepeat] = float64(s.repeats) / float64(s.nlines)
 	}
 	af.hard.claims = s.claims
-	return checkEquations(s.toks, sc)
+	return checkEquations(s.toks[:s.nt], sc)
 }
 
 // answerScan is the state of scanAnswer. Each method reads one token at
@@ -408,7 +461,8 @@ func scanAnswer(text string, sc *scratch, af *answerFacts) equations {
 type answerScan struct {
 	text            string
 	sc              *scratch
-	toks            []mtok
+	toks            []mtok // maxTokens long; the first nt are the tokens
+	nt              int
 	lineStart       int
 	nlines, repeats int
 	hedge, back     [4]uint32 // distinct buckets seen, up to 4 each
@@ -416,7 +470,16 @@ type answerScan struct {
 	claims          bool
 }
 
-func (s *answerScan) push(kind, op byte) { s.toks = pushTok(s.toks, mtok{kind: kind, op: op}) }
+func (s *answerScan) push(kind, op byte) { s.add(mtok{kind: kind, op: op}) }
+
+// add appends t to the tokens, merging runs of breaks, up to maxTokens.
+func (s *answerScan) add(t mtok) {
+	if s.nt >= len(s.toks) || t.kind == tkBreak && s.nt > 0 && s.toks[s.nt-1].kind == tkBreak {
+		return
+	}
+	s.toks[s.nt] = t
+	s.nt++
+}
 
 // endLine counts the line ending at end, and whether it repeats an earlier
 // one (lines under 8 bytes do not count).
@@ -455,8 +518,8 @@ func (s *answerScan) number(i int) int {
 		s.push(tkBreak, 0)
 		return max(j, i+1)
 	}
-	s.sc.nums.add(nt.value, 0)
-	s.toks = pushTok(s.toks, mtok{kind: tkNum, val: nt.value, pct: nt.percent, dec: int8(min(nt.decimals, 20))})
+	s.sc.wrote(nt.value)
+	s.add(mtok{kind: tkNum, val: nt.value, pct: nt.percent, dec: int8(min(nt.decimals, 20))})
 	if j := nt.end; j < len(text) && lowerTab[text[j]] > 1 && text[j] != 'x' && text[j] != 'X' { // "3rd", "10am"
 		s.push(tkBreak, 0)
 	}
@@ -469,12 +532,12 @@ func (s *answerScan) word(i int) int {
 	text := s.text
 	j := i
 	h := uint32(0)
-	for j < len(text) && (lowerTab[text[j]] > 1 || text[j] == '\'') {
-		if text[j] != '\'' {
-			h = mixByte(h, lowerTab[text[j]])
-		} else {
-			h = mixByte(h, '\'')
+	for j < len(text) {
+		c := wordTab[text[j]]
+		if c == 0 {
+			break
 		}
+		h = mixByte(h, c)
 		j++
 	}
 	if j-i == 1 && (text[i] == 'x' || text[i] == 'X') {
@@ -482,7 +545,11 @@ func (s *answerScan) word(i int) int {
 		return j
 	}
 	b := fold(h)
-	cls := verifyClass[b]
+	cls := verifyClassOf(b)
+	if cls == 0 { // most words: no class
+		s.push(tkBreak, 0)
+		return j
+	}
 	if cls&vwHedge != 0 && s.nh < len(s.hedge) && !seenBucket(s.hedge[:s.nh], b) {
 		s.hedge[s.nh] = b
 		s.nh++
@@ -491,12 +558,24 @@ func (s *answerScan) word(i int) int {
 		s.back[s.nb] = b
 		s.nb++
 	}
-	if cls&vwClaim != 0 {
+	if cls&vwClaim != 0 && isClaimWord(text[i:j]) {
 		s.claims = true
 	}
 	s.push(tkBreak, 0)
 	return j
 }
+
+// wordTab maps the bytes of a word to what its hash mixes (a letter to its
+// lower case, the apostrophe to itself), every other byte to 0.
+var wordTab = func() (t [256]byte) {
+	for c := range 256 {
+		if lowerTab[c] > 1 {
+			t[c] = lowerTab[c]
+		}
+	}
+	t['\''] = '\''
+	return t
+}()
 
 // rune reads a multi-byte rune: Unicode operators, currency signs (which
 // an expression skips, like '$'), or a break.
@@ -544,14 +623,6 @@ func (s *answerScan) symbol(i int) int {
 // lineSeed hashes lines to find repeats within one answer.
 var lineSeed = maphash.MakeSeed()
 
-// pushTok appends t to toks, merging runs of breaks, up to maxTokens.
-func pushTok(toks []mtok, t mtok) []mtok {
-	if len(toks) >= maxTokens || t.kind == tkBreak && len(toks) > 0 && toks[len(toks)-1].kind == tkBreak {
-		return toks
-	}
-	return append(toks, t)
-}
-
 func seenBucket(s []uint32, b uint32) bool {
 	for _, x := range s {
 		if x == b {
@@ -571,9 +642,14 @@ func isExprTok(k uint8) bool { return k <= tkRP }
 // and which results lead nowhere.
 func checkEquations(toks []mtok, sc *scratch) equations {
 	var eq equations
-	sc.seen.reset()
-	sc.index.reset()
+	sc.known.reset()
+	for _, v := range sc.qnums {
+		sc.known.add(v, -1)
+	}
 	sc.steps = sc.steps[:0]
+	var prevL, prevR []mtok
+	var prevOK, prevValid bool
+	var prevRV float64
 	for i, t := range toks {
 		if t.kind != tkEq {
 			continue
@@ -602,7 +678,13 @@ func checkEquations(toks []mtok, sc *scratch) equations {
 		if !hasOp(left) && !hasOp(right) {
 			continue
 		}
-		ok, rv, valid := sidesAgree(left, right, sc)
+		// A calculator annotation repeats the equation before it
+		// ("9 * 2 = <<9*2=18>>18"): judged once.
+		if !sameToks(left, prevL) || !sameToks(right, prevR) {
+			prevL, prevR = left, right
+			prevOK, prevRV, prevValid = sidesAgree(left, right, sc)
+		}
+		ok, rv, valid := prevOK, prevRV, prevValid
 		if !valid {
 			continue
 		}
@@ -630,28 +712,41 @@ func checkEquations(toks []mtok, sc *scratch) equations {
 // only so far.
 func follow(eq *equations, left, right []mtok, rv float64, sc *scratch) {
 	at := eq.n - 1
+	var fresh [8]float64 // operands not known before this equation
+	nf := 0
 	for _, x := range left {
 		if x.kind != tkNum {
 			continue
 		}
-		if !sc.qset.near(x.val) && !sc.seen.near(x.val) && !commonConstant(x.val) {
-			eq.newOperands++
-		}
-		if i, ok := sc.index.find(x.val); ok && sc.steps[i].at < at {
+		i, known := sc.known.find(x.val)
+		switch {
+		case !known:
+			if !sc.known.has(x.val*100) && !commonConstant(x.val) {
+				eq.newOperands++
+			}
+			if nf < len(fresh) {
+				fresh[nf] = x.val
+			} else {
+				sc.known.add(x.val, -1) // known from now on either way
+			}
+			nf++
+		case i >= 0 && sc.steps[i].at < at:
 			sc.steps[i].usedAt = at
 		}
 	}
-	if sc.index.add(rv, int32(len(sc.steps))) {
+	sc.known.result(rv, func() int32 {
 		sc.steps = append(sc.steps, step{val: rv, at: at, usedAt: -1})
+		return int32(len(sc.steps) - 1)
+	})
+	// The operands new to it, and the right side, are known from now on.
+	for _, v := range fresh[:min(nf, len(fresh))] {
+		sc.known.add(v, -1)
 	}
-	for _, side := range [2][]mtok{left, right} {
-		for _, x := range side {
-			if x.kind == tkNum {
-				sc.seen.add(x.val, 0)
-			}
+	for _, x := range right {
+		if x.kind == tkNum && x.val != rv {
+			sc.known.add(x.val, -1)
 		}
 	}
-	sc.seen.add(rv, 0)
 }
 
 // unusedResults counts the results no later equation used, the last
@@ -676,6 +771,19 @@ func commonConstant(v float64) bool {
 		return true
 	}
 	return false
+}
+
+// sameToks reports whether two expressions are written alike.
+func sameToks(a, b []mtok) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // trimExpr drops what cannot start or end an expression (a closing
@@ -769,6 +877,13 @@ func sidesAgree(left, right []mtok, sc *scratch) (ok bool, rv float64, valid boo
 // evalExpr evaluates an arithmetic expression of tokens with the usual
 // precedence, unary minus and parentheses; pct reads "a%" as a/100.
 func evalExpr(t []mtok, pct bool, sc *scratch) (float64, bool) {
+	if len(t) == 1 && t[0].kind == tkNum { // a lone number, the usual right side
+		v := t[0].val
+		if pct && t[0].pct {
+			v /= 100
+		}
+		return v, true
+	}
 	e := exprStack{vals: sc.stack[:0], ops: sc.ops[:0]}
 	v, ok := e.eval(t, pct)
 	sc.stack, sc.ops = e.vals[:0], e.ops[:0]

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func factsOf(question, answer string) answerFacts {
@@ -128,11 +129,7 @@ func factsEquations(question, answer string) equations {
 	defer scratchPool.Put(sc)
 	req := Request{Messages: []Message{{Role: RoleHuman, Text: question}}}
 	sc.qnums, _, _ = questionNumbers(&req, sc.qnums[:0])
-	sc.qset.reset()
-	for _, v := range sc.qnums {
-		sc.qset.add(v, 0)
-	}
-	sc.nums.reset()
+	sc.qhit = sc.qhit[:0]
 	var af answerFacts
 	return scanAnswer(answer, sc, &af)
 }
@@ -163,4 +160,31 @@ func TestNumSet(t *testing.T) {
 	assert.False(t, s.has(1e9), "a wrapped generation clears")
 	assert.True(t, s.add(2, 1))
 	assert.True(t, s.hasKey(numKey(2)))
+}
+
+// TestMarkersHoldPrefilter: markedAnswer skips a line holding no '#', no
+// '\' and no "answer", which is right only while every marker holds one.
+func TestMarkersHoldPrefilter(t *testing.T) {
+	for _, m := range markers {
+		assert.True(t, strings.ContainsAny(m, "#\\") || strings.Contains(m, "answer"), "marker %q", m)
+	}
+}
+
+// TestClaimWordsExact: a word that shares a vocabulary bucket with a
+// vouching word is not vouching ("dropped" shares one with a claim word).
+func TestClaimWordsExact(t *testing.T) {
+	require.NotZero(t, verifyClass[bucketOf("dropped")]&vwClaim, "precondition: the collision this test is about")
+	assert.False(t, hasClaim("He dropped 3 eggs."))
+	assert.False(t, factsOf("How many eggs?", "He dropped 3 eggs, so 16 - 3 = 13.\n#### 13").hard.claims)
+	assert.True(t, hasClaim("I double-checked it."))
+	assert.True(t, hasClaim("This is CORRECT."))
+}
+
+// TestVerifyClassOf: the cached group bits never hide a bucket's class.
+func TestVerifyClassOf(t *testing.T) {
+	for b := range uint32(vocabSize) {
+		if verifyClassOf(b) != verifyClass[b] {
+			t.Fatalf("bucket %d: %b, table %b", b, verifyClassOf(b), verifyClass[b])
+		}
+	}
 }

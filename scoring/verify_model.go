@@ -224,7 +224,7 @@ func hasClaim(s string) bool {
 			}
 			j++
 		}
-		if verifyClass[fold(h)]&vwClaim != 0 {
+		if verifyClassOf(fold(h))&vwClaim != 0 && isClaimWord(s[i:j]) {
 			return true
 		}
 		i = j
