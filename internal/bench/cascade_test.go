@@ -72,7 +72,7 @@ func TestCascadeDefaultVerifierGSM8K(t *testing.T) {
 	test := d.Select(SplitTest)
 	f := measureCascade(t, scoring.DefaultVerifier(), test)
 	t.Logf("GSM8K test n=%d: APGR %.3f, CPT(50%%) %.1f%%, cost at CPT(50%%) %.1f%% of always-capable", len(test.Items), f.apgr, 100*f.cpt50, 100*f.cost50)
-	// Measured 0.753 / 19.3%. The data and the embedded weights are fixed,
+	// Measured 0.754 / 19.8%. The data and the embedded weights are fixed,
 	// so the figures are too: these are the goals the verifier was built to
 	// (APGR ≥ 0.75, cost at CPT(50%) ≤ 20% of always-capable), held.
 	assert.GreaterOrEqual(t, f.apgr, 0.75)
