@@ -155,19 +155,23 @@ func refuses(text string) bool {
 	for i := range n {
 		buf[i] = lowerASCII(buf[i])
 	}
-	for _, r := range refusalBytes {
-		if bytes.Contains(buf[:n], r) {
-			return true
+	// One pass: a refusal can only start where its first letter is.
+	for k := range n {
+		for _, r := range refusalsFrom[buf[k]] {
+			if bytes.HasPrefix(buf[k:n], r) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-var refusalBytes = func() (b [len(refusals)][]byte) {
-	for i, r := range refusals {
-		b[i] = []byte(r)
+// refusalsFrom are the refusals by their first byte.
+var refusalsFrom = func() (t [256][][]byte) {
+	for _, r := range refusals {
+		t[r[0]] = append(t[r[0]], []byte(r))
 	}
-	return b
+	return t
 }()
 
 // Token kinds of the arithmetic scan.

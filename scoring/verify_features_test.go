@@ -188,3 +188,28 @@ func TestVerifyClassOf(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusesAsContains: refuses finds a refusal wherever a plain search of
+// the first 120 lower-cased bytes finds one, and nowhere else.
+func TestRefusesAsContains(t *testing.T) {
+	naive := func(text string) bool {
+		head := strings.ToLower(text[:min(len(text), 120)])
+		for _, r := range refusals {
+			if strings.Contains(head, r) {
+				return true
+			}
+		}
+		return false
+	}
+	var texts []string
+	for _, r := range refusals {
+		for _, pad := range []int{0, 1, 50, 112, 113, 119, 120} {
+			p := strings.Repeat("x", pad)
+			texts = append(texts, p+r, p+strings.ToUpper(r)+" help", p+r[:len(r)-1])
+		}
+	}
+	texts = append(texts, "", "I", "Taxi cannot wait", "As an AI model", "as an a", "i'm", "Sure, 16 - 3 = 13.")
+	for _, x := range texts {
+		assert.Equal(t, naive(x), refuses(x), "%q", x)
+	}
+}
