@@ -79,29 +79,7 @@ func BenchmarkDefaultVerifier2KB(b *testing.B) {
 // same answer again and again lets the CPU learn its branches (about twice
 // as fast as on answers it has not seen).
 func realAnswers2KB(b testing.TB) ([]Request, []Answer) {
-	f, err := os.Open("../testdata/routellm/gsm8k_responses.csv.gz")
-	if err != nil {
-		b.Fatalf("the module's copy of RouteLLM's data: %v", err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows, err := csv.NewReader(z).ReadAll()
-	if err != nil || len(rows) < 2 {
-		b.Fatalf("gsm8k_responses: %v", err)
-	}
-	col := -1
-	for i, h := range rows[0] {
-		if h == "mistralai/Mixtral-8x7B-Instruct-v0.1_response" {
-			col = i
-		}
-	}
-	if col < 0 {
-		b.Fatalf("gsm8k_responses: no Mixtral answers in %q", rows[0])
-	}
-	rows = rows[1:]
+	rows, col := gsm8kAnswers(b)
 	var reqs []Request
 	var answers []Answer
 	for i := 0; len(answers) < 64; i++ {
@@ -114,6 +92,60 @@ func realAnswers2KB(b testing.TB) ([]Request, []Answer) {
 		answers = append(answers, Answer{Text: t.String()[:2048], FinishReason: "stop"})
 	}
 	return reqs, answers
+}
+
+// gsm8kAnswers are the rows of RouteLLM's GSM8K file (the module's copy),
+// the prompt first, and the column of Mixtral-8x7B's answers.
+func gsm8kAnswers(b testing.TB) (rows [][]string, col int) {
+	f, err := os.Open("../testdata/routellm/gsm8k_responses.csv.gz")
+	if err != nil {
+		b.Fatalf("the module's copy of RouteLLM's data: %v", err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows, err = csv.NewReader(z).ReadAll()
+	if err != nil || len(rows) < 2 {
+		b.Fatalf("gsm8k_responses: %v", err)
+	}
+	col = -1
+	for i, h := range rows[0] {
+		if h == "mistralai/Mixtral-8x7B-Instruct-v0.1_response" {
+			col = i
+		}
+	}
+	if col < 0 {
+		b.Fatalf("gsm8k_responses: no Mixtral answers in %q", rows[0])
+	}
+	return rows[1:], col
+}
+
+// BenchmarkDefaultVerifierRealAnswer is the verifier on real answers as
+// they are (RouteLLM's GSM8K answers of Mixtral-8x7B, 256 of them in turn);
+// B/answer is their mean size.
+func BenchmarkDefaultVerifierRealAnswer(b *testing.B) {
+	rows, col := gsm8kAnswers(b)
+	rows = rows[:256]
+	v := DefaultVerifier()
+	ctx := context.Background()
+	reqs, answers := make([]Request, len(rows)), make([]Answer, len(rows))
+	size := 0
+	for i, r := range rows {
+		reqs[i] = Request{Messages: []Message{{Role: RoleHuman, Text: r[0]}}}
+		answers[i] = Answer{Text: r[col], FinishReason: "stop"}
+		size += len(r[col])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, reqs[i%len(reqs)], answers[i%len(answers):i%len(answers)+1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(size)/float64(len(rows)), "B/answer")
 }
 
 // BenchmarkDefaultVerifierRealAnswers2KB is the verifier on 2 KB of real
