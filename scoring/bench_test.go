@@ -39,6 +39,32 @@ func BenchmarkDefault2KB(b *testing.B) {
 	}
 }
 
+// BenchmarkDefaultRealPrompts2KB is the scorer on 64 different 2 KB
+// prompts of real text (GSM8K questions run together), one after another:
+// scoring one prompt again and again lets the CPU learn its branches.
+func BenchmarkDefaultRealPrompts2KB(b *testing.B) {
+	rows, _ := gsm8kAnswers(b)
+	var reqs []Request
+	for i := 0; len(reqs) < 64; i++ {
+		var t strings.Builder
+		for j := i * 7; t.Len() < 2048; j++ {
+			t.WriteString(rows[j%len(rows)][0])
+			t.WriteString("\n")
+		}
+		reqs = append(reqs, Request{Messages: []Message{{Role: RoleSystem, Text: "You are a senior engineer."}, {Role: RoleHuman, Text: t.String()[:2048]}}})
+	}
+	s := Default()
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Score(ctx, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // answer2KB is a realistic 2 KB worked answer: steps with calculator
 // annotations and plain arithmetic, a hedge, a final answer.
 var answer2KB = func() string {
