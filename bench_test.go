@@ -1,10 +1,7 @@
 package baar_test
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
-	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +9,7 @@ import (
 
 	"github.com/baarcore/baar"
 	"github.com/baarcore/baar/baartest"
+	"github.com/baarcore/baar/internal/benchtext"
 	"github.com/baarcore/baar/scoring"
 )
 
@@ -77,28 +75,13 @@ func BenchmarkRouter(b *testing.B) {
 //
 //	go test -run '^$' -bench RealPrompts -benchmem .
 func BenchmarkRealPrompts(b *testing.B) {
-	f, err := os.Open("testdata/routellm/gsm8k_responses.csv.gz")
+	questions, _, err := benchtext.GSM8K()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows, err := csv.NewReader(z).ReadAll()
-	if err != nil || len(rows) < 2 {
-		b.Fatalf("gsm8k_responses: %v", err)
-	}
-	rows = rows[1:]
 	var prompts [][]llms.MessageContent
-	for i := 0; len(prompts) < 64; i++ {
-		var t strings.Builder
-		for j := i * 7; t.Len() < 2048; j++ {
-			t.WriteString(rows[j%len(rows)][0])
-			t.WriteString("\n")
-		}
-		prompts = append(prompts, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, t.String()[:2048])})
+	for _, p := range benchtext.Runs(questions, 64, 7, 2048) {
+		prompts = append(prompts, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, p)})
 	}
 	ctx := context.Background()
 	direct := &baartest.Model{Name: "gpt-4o-mini"}
@@ -191,26 +174,6 @@ func BenchmarkRouterGuarded(b *testing.B) {
 	}
 }
 
-// question and answer2KB are a word problem and a 2 KB worked answer (the
-// same as scoring's BenchmarkDefaultVerifier2KB).
-const question = "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"
-
-var answer2KB = func() string {
-	var b strings.Builder
-	steps := []string{
-		"Janet's ducks lay 16 eggs per day, and she eats 3 for breakfast, so 16 - 3 = <<16-3=13>>13 eggs remain.\n",
-		"She bakes muffins with 4, so she has 13 - 4 = 9 eggs left to sell.\n",
-		"Each egg sells for $2, so she makes 9 × $2 = $18 every day at the market.\n",
-		"Over a week that is 18 * 7 = 126 dollars, roughly $1,250 over ten weeks.\n",
-	}
-	for b.Len() < 2048-16 {
-		for _, s := range steps {
-			b.WriteString(s)
-		}
-	}
-	return b.String()[:2048-10] + "\n#### 18\n"
-}()
-
 // fixedAnswer answers every call with the same text and honest usage.
 type fixedAnswer struct{ text string }
 
@@ -234,12 +197,12 @@ func (m fixedAnswer) Call(ctx context.Context, p string, o ...llms.CallOption) (
 //
 //	go test -run '^$' -bench 'Cascade' -benchmem .
 func BenchmarkCascade(b *testing.B) {
-	model := fixedAnswer{text: answer2KB}
-	msgs := []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, question)}
+	model := fixedAnswer{text: benchtext.Answer2KB}
+	msgs := []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, benchtext.Question)}
 	b.Run("verifier-alone", func(b *testing.B) {
 		v := scoring.DefaultVerifier()
-		req := scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: question}}}
-		a := []scoring.Answer{{Text: answer2KB, FinishReason: "stop"}}
+		req := scoring.Request{Messages: []scoring.Message{{Role: scoring.RoleHuman, Text: benchtext.Question}}}
+		a := []scoring.Answer{{Text: benchtext.Answer2KB, FinishReason: "stop"}}
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {

@@ -1,13 +1,12 @@
 package scoring
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/baarcore/baar/internal/benchtext"
 )
 
 // prompt2KB is a realistic 2 KB prompt: prose, numbers, a list and code.
@@ -43,15 +42,13 @@ func BenchmarkDefault2KB(b *testing.B) {
 // prompts of real text (GSM8K questions run together), one after another:
 // scoring one prompt again and again lets the CPU learn its branches.
 func BenchmarkDefaultRealPrompts2KB(b *testing.B) {
-	rows, _ := gsm8kAnswers(b)
+	questions, _, err := benchtext.GSM8K()
+	if err != nil {
+		b.Fatal(err)
+	}
 	var reqs []Request
-	for i := 0; len(reqs) < 64; i++ {
-		var t strings.Builder
-		for j := i * 7; t.Len() < 2048; j++ {
-			t.WriteString(rows[j%len(rows)][0])
-			t.WriteString("\n")
-		}
-		reqs = append(reqs, Request{Messages: []Message{{Role: RoleSystem, Text: "You are a senior engineer."}, {Role: RoleHuman, Text: t.String()[:2048]}}})
+	for _, p := range benchtext.Runs(questions, 64, 7, 2048) {
+		reqs = append(reqs, Request{Messages: []Message{{Role: RoleSystem, Text: "You are a senior engineer."}, {Role: RoleHuman, Text: p}}})
 	}
 	s := Default()
 	ctx := context.Background()
@@ -65,32 +62,13 @@ func BenchmarkDefaultRealPrompts2KB(b *testing.B) {
 	}
 }
 
-// answer2KB is a realistic 2 KB worked answer: steps with calculator
-// annotations and plain arithmetic, a hedge, a final answer.
-var answer2KB = func() string {
-	var b strings.Builder
-	steps := []string{
-		"Janet's ducks lay 16 eggs per day, and she eats 3 for breakfast, so 16 - 3 = <<16-3=13>>13 eggs remain.\n",
-		"She bakes muffins with 4, so she has 13 - 4 = 9 eggs left to sell.\n",
-		"Each egg sells for $2, so she makes 9 × $2 = $18 every day at the market.\n",
-		"Over a week that is 18 * 7 = 126 dollars, roughly $1,250 over ten weeks.\n",
-	}
-	for b.Len() < 2048-16 {
-		for _, s := range steps {
-			b.WriteString(s)
-		}
-	}
-	s := b.String()[:2048-10]
-	return s + "\n#### 18\n"
-}()
-
 func BenchmarkDefaultVerifier2KB(b *testing.B) {
 	v := DefaultVerifier()
 	ctx := context.Background()
-	r := Request{Messages: []Message{{Role: RoleHuman, Text: "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"}}}
-	a := []Answer{{Text: answer2KB, FinishReason: "stop"}}
+	r := Request{Messages: []Message{{Role: RoleHuman, Text: benchtext.Question}}}
+	a := []Answer{{Text: benchtext.Answer2KB, FinishReason: "stop"}}
 	b.ReportAllocs()
-	b.SetBytes(int64(len(answer2KB)))
+	b.SetBytes(int64(len(benchtext.Answer2KB)))
 	for b.Loop() {
 		if _, err := v.Verify(ctx, r, a); err != nil {
 			b.Fatal(err)
@@ -100,78 +78,52 @@ func BenchmarkDefaultVerifier2KB(b *testing.B) {
 
 // realAnswers2KB are 64 requests and 2 KB answers of real model text: each
 // answer is consecutive answers of Mixtral-8x7B from RouteLLM's GSM8K file
-// (the module's copy) run together and cut at 2 KB, each request the first
-// of their questions. Varied text keeps a benchmark honest: verifying the
-// same answer again and again lets the CPU learn its branches (about twice
-// as fast as on answers it has not seen).
+// run together (benchtext.Runs), each request the first of their questions.
+// Varied text keeps a benchmark honest: verifying the same answer again and
+// again lets the CPU learn its branches (about twice as fast as on answers
+// it has not seen).
 func realAnswers2KB(b testing.TB) ([]Request, []Answer) {
-	rows, col := gsm8kAnswers(b)
-	var reqs []Request
-	var answers []Answer
-	for i := 0; len(answers) < 64; i++ {
-		var t strings.Builder
-		for j := i * 5; t.Len() < 2048; j++ {
-			t.WriteString(rows[j%len(rows)][col])
-			t.WriteString("\n")
-		}
-		reqs = append(reqs, Request{Messages: []Message{{Role: RoleHuman, Text: rows[(i*5)%len(rows)][0]}}})
-		answers = append(answers, Answer{Text: t.String()[:2048], FinishReason: "stop"})
-	}
-	return reqs, answers
-}
-
-// gsm8kAnswers are the rows of RouteLLM's GSM8K file (the module's copy),
-// the prompt first, and the column of Mixtral-8x7B's answers.
-func gsm8kAnswers(b testing.TB) (rows [][]string, col int) {
-	f, err := os.Open("../testdata/routellm/gsm8k_responses.csv.gz")
-	if err != nil {
-		b.Fatalf("the module's copy of RouteLLM's data: %v", err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
+	questions, answers, err := benchtext.GSM8K()
 	if err != nil {
 		b.Fatal(err)
 	}
-	rows, err = csv.NewReader(z).ReadAll()
-	if err != nil || len(rows) < 2 {
-		b.Fatalf("gsm8k_responses: %v", err)
+	const n, stride = 64, 5
+	var reqs []Request
+	var out []Answer
+	for k, text := range benchtext.Runs(answers, n, stride, 2048) {
+		reqs = append(reqs, Request{Messages: []Message{{Role: RoleHuman, Text: questions[(k*stride)%len(questions)]}}})
+		out = append(out, Answer{Text: text, FinishReason: "stop"})
 	}
-	col = -1
-	for i, h := range rows[0] {
-		if h == "mistralai/Mixtral-8x7B-Instruct-v0.1_response" {
-			col = i
-		}
-	}
-	if col < 0 {
-		b.Fatalf("gsm8k_responses: no Mixtral answers in %q", rows[0])
-	}
-	return rows[1:], col
+	return reqs, out
 }
 
 // BenchmarkDefaultVerifierRealAnswer is the verifier on real answers as
 // they are (RouteLLM's GSM8K answers of Mixtral-8x7B, 256 of them in turn);
 // B/answer is their mean size.
 func BenchmarkDefaultVerifierRealAnswer(b *testing.B) {
-	rows, col := gsm8kAnswers(b)
-	rows = rows[:256]
+	questions, answers, err := benchtext.GSM8K()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 256
 	v := DefaultVerifier()
 	ctx := context.Background()
-	reqs, answers := make([]Request, len(rows)), make([]Answer, len(rows))
+	reqs, as := make([]Request, n), make([]Answer, n)
 	size := 0
-	for i, r := range rows {
-		reqs[i] = Request{Messages: []Message{{Role: RoleHuman, Text: r[0]}}}
-		answers[i] = Answer{Text: r[col], FinishReason: "stop"}
-		size += len(r[col])
+	for i := range n {
+		reqs[i] = Request{Messages: []Message{{Role: RoleHuman, Text: questions[i]}}}
+		as[i] = Answer{Text: answers[i], FinishReason: "stop"}
+		size += len(answers[i])
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := v.Verify(ctx, reqs[i%len(reqs)], answers[i%len(answers):i%len(answers)+1]); err != nil {
+		if _, err := v.Verify(ctx, reqs[i%n], as[i%n:i%n+1]); err != nil {
 			b.Fatal(err)
 		}
 		i++
 	}
-	b.ReportMetric(float64(size)/float64(len(rows)), "B/answer")
+	b.ReportMetric(float64(size)/n, "B/answer")
 }
 
 // BenchmarkDefaultVerifierRealAnswers2KB is the verifier on 2 KB of real
@@ -222,7 +174,7 @@ func BenchmarkAgreement3(b *testing.B) {
 	v := Agreement(3)
 	ctx := context.Background()
 	r := Request{Messages: []Message{{Role: RoleHuman, Text: "q"}}}
-	a := []Answer{{Text: answer2KB}, {Text: answer2KB}, {Text: "The answer is 17."}}
+	a := []Answer{{Text: benchtext.Answer2KB}, {Text: benchtext.Answer2KB}, {Text: "The answer is 17."}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Verify(ctx, r, a); err != nil {
