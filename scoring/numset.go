@@ -88,21 +88,22 @@ func (s *numSet) addKey(key uint64, val int32) bool {
 	return true
 }
 
-// result marks v as a new step's result: unless v already is one, it
-// stores next() with v, adding v when it is not there (and s is not full).
-func (s *numSet) result(v float64, next func() int32) {
+// result makes v the result of step idx, adding v when it is not there (and
+// s is not full), unless v already is a step's result. It reports whether
+// it did.
+func (s *numSet) result(v float64, idx int32) bool {
 	key := numKey(v)
 	sl := s.probe(key)
 	switch {
 	case sl.gen == s.gen && sl.val >= 0: // already a result
+		return false
 	case sl.gen == s.gen:
-		sl.val = next()
+		sl.val = idx
 	case s.n < numSetSlots/4:
-		*sl = numSlot{gen: s.gen, val: next(), key: key}
+		*sl = numSlot{gen: s.gen, val: idx, key: key}
 		s.n++
+	default:
+		return false
 	}
+	return true
 }
-
-// near reports whether s holds v or v × 100 (a percentage written both
-// ways), as containsNumber does for a list.
-func (s *numSet) near(v float64) bool { return s.has(v) || s.has(v*100) }

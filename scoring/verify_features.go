@@ -379,19 +379,7 @@ func sameValue(a, b float64) bool {
 	if a == b {
 		return true
 	}
-	// math.Abs and math.Max by hand: this is the verifier's innermost test.
-	d, m, n := a-b, a, b
-	if d < 0 {
-		d = -d
-	}
-	if m < 0 {
-		m = -m
-	}
-	if n < 0 {
-		n = -n
-	}
-	m = max(m, n, 1)
-	return d <= 1e-9*m
+	return math.Abs(a-b) <= 1e-9*max(1, math.Abs(a), math.Abs(b))
 }
 
 // endsMidSentence reports whether text stops without closing its sentence:
@@ -716,8 +704,6 @@ func checkEquations(toks []mtok, sc *scratch) equations {
 // only so far.
 func follow(eq *equations, left, right []mtok, rv float64, sc *scratch) {
 	at := eq.n - 1
-	var fresh [8]float64 // operands not known before this equation
-	nf := 0
 	for _, x := range left {
 		if x.kind != tkNum {
 			continue
@@ -728,27 +714,19 @@ func follow(eq *equations, left, right []mtok, rv float64, sc *scratch) {
 			if !sc.known.has(x.val*100) && !commonConstant(x.val) {
 				eq.newOperands++
 			}
-			if nf < len(fresh) {
-				fresh[nf] = x.val
-			} else {
-				sc.known.add(x.val, -1) // known from now on either way
-			}
-			nf++
 		case i >= 0 && sc.steps[i].at < at:
 			sc.steps[i].usedAt = at
 		}
 	}
-	sc.known.result(rv, func() int32 {
+	if sc.known.result(rv, int32(len(sc.steps))) {
 		sc.steps = append(sc.steps, step{val: rv, at: at, usedAt: -1})
-		return int32(len(sc.steps) - 1)
-	})
-	// The operands new to it, and the right side, are known from now on.
-	for _, v := range fresh[:min(nf, len(fresh))] {
-		sc.known.add(v, -1)
 	}
-	for _, x := range right {
-		if x.kind == tkNum && x.val != rv {
-			sc.known.add(x.val, -1)
+	// Its numbers are known from now on.
+	for _, side := range [2][]mtok{left, right} {
+		for _, x := range side {
+			if x.kind == tkNum {
+				sc.known.add(x.val, -1)
+			}
 		}
 	}
 }

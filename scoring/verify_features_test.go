@@ -142,7 +142,7 @@ func TestNumSet(t *testing.T) {
 	v, ok := s.find(7)
 	assert.True(t, ok)
 	assert.Equal(t, int32(3), v, "the first value stays")
-	assert.True(t, s.near(0.07), "0.07 × 100 is 7 up to float error")
+	assert.True(t, s.has(0.07*100), "0.07 × 100 is 7 up to float error")
 	assert.True(t, s.has(7.000000000000001))
 	assert.False(t, s.has(7.0001))
 	assert.True(t, s.add(math.Copysign(0, -1), 0))
@@ -160,6 +160,15 @@ func TestNumSet(t *testing.T) {
 	assert.False(t, s.has(1e9), "a wrapped generation clears")
 	assert.True(t, s.add(2, 1))
 	assert.True(t, s.hasKey(numKey(2)))
+
+	s.reset()
+	s.add(5, -1)
+	assert.True(t, s.result(5, 0), "a number already there becomes a result")
+	assert.False(t, s.result(5, 1), "a result stays the first step's")
+	assert.True(t, s.result(6, 1), "a new number")
+	i, ok := s.find(5)
+	assert.True(t, ok)
+	assert.Equal(t, int32(0), i)
 }
 
 // TestMarkersHoldPrefilter: markedAnswer skips a line holding no '#', no
